@@ -1,0 +1,69 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# lint.sh: the quality gate.
+#  1. checkpatch.pl --strict (from the newest cached kernel source) over
+#     every file in module/, uapi/, selftests/ and tools/: no error,
+#     warning or check.
+#  2. A W=1 build of the module against every supported kernel.
+#  3. A sparse (C=2) build against the kernels that accept Debian's sparse
+#     0.6.4 (6.1, 6.12; 7.3 requires a newer sparse and refuses to run it).
+# Any diagnostic fails the run.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+SPARSE_KVERS=${HMM_SPARSE_KVERS:-"6.1 6.12"}
+"$HMM_REPO/scripts/deps.sh" || die "installing dependencies failed"
+
+fail=0
+newest=$("$HMM_REPO/scripts/build-kernel.sh" "$HMM_KVER_NEWEST" normal) ||
+	die "cannot build the $HMM_KVER_NEWEST kernel tree"
+
+echo "== checkpatch --strict ($HMM_KVER_NEWEST)"
+files=$(cd "$HMM_REPO" && git ls-files module uapi selftests tools 2>/dev/null ||
+	find module uapi selftests tools -type f)
+for f in $files; do
+	out=$(cd "$HMM_REPO" && "$newest/linux/scripts/checkpatch.pl" --strict \
+		--no-tree --quiet --show-types -f "$f" 2>&1)
+	if [ -n "$out" ]; then
+		echo "$out"
+		fail=1
+	fi
+done
+[ "$fail" -eq 0 ] && echo "checkpatch: clean ($(echo "$files" | wc -w) files)"
+
+build() {
+	local kver=$1 label=$2
+	shift 2
+	local kdir work log
+	kdir=$("$HMM_REPO/scripts/build-kernel.sh" "$kver" normal) || return 1
+	work="$HMM_CACHE/lint/$kver"
+	rm -rf "$work"
+	mkdir -p "$work"
+	cp -r "$HMM_REPO/Kbuild" "$HMM_REPO/module" "$HMM_REPO/uapi" "$work/"
+	log="$work/build.log"
+	if ! make -C "$kdir/linux" M="$work" "$@" modules >"$log" 2>&1; then
+		cat "$log"
+		echo "$label $kver: build failed"
+		return 1
+	fi
+	if grep -E 'warning:|error:' "$log"; then
+		echo "$label $kver: diagnostics above"
+		return 1
+	fi
+	echo "$label $kver: clean"
+}
+
+for kver in $HMM_KVERS_ALL; do
+	build "$kver" "W=1" W=1 || fail=1
+done
+for kver in $SPARSE_KVERS; do
+	build "$kver" "sparse" C=2 || fail=1
+done
+echo "sparse: not run on 7.3 (its kernel requires sparse newer than Debian's 0.6.4)"
+
+if [ "$fail" -ne 0 ]; then
+	echo "lint: FAILED"
+	exit 1
+fi
+echo "lint: clean"

@@ -1,0 +1,39 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# prepare.sh VERSION FLAVOR [CMD_FILE]
+#
+# Everything a VM run needs for one kernel: the test kernel (cached), then
+# hmm_dmirror.ko and the selftests built against it in a work directory of
+# the cache (the repo stays clean), then the initramfs. Prints the work
+# directory, which holds bzImage, initrd.gz, hmm_dmirror.ko, tests/ and
+# build logs.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+kver=${1:?} flavor=${2:?} cmdfile=${3:-}
+kdir=$("$HMM_REPO/scripts/build-kernel.sh" "$kver" "$flavor")
+tree="$kdir/linux"
+work="$HMM_CACHE/work/$(basename "$kdir")"
+rm -rf "$work"
+mkdir -p "$work/src" "$work/tests"
+
+cp -r "$HMM_REPO/Kbuild" "$HMM_REPO/module" "$HMM_REPO/uapi" "$work/src/"
+if ! make -C "$tree" M="$work/src" modules >"$work/module.log" 2>&1; then
+	cat "$work/module.log" >&2
+	die "building hmm_dmirror.ko against $kver failed"
+fi
+cp "$work/src/hmm_dmirror.ko" "$work/"
+
+if ! make -C "$HMM_REPO/selftests" OUTPUT="$work/tests" \
+	KSFT_DIR="$tree/tools/testing/selftests" \
+	KHDR_INCLUDES="-isystem $kdir/hdr/include" >"$work/selftests.log" 2>&1; then
+	cat "$work/selftests.log" >&2
+	die "building the selftests against $kver failed"
+fi
+
+cp "$tree/arch/x86/boot/bzImage" "$work/bzImage"
+cp "$kdir/release" "$work/release"
+"$HMM_REPO/scripts/mkinitramfs.sh" "$tree" "$work/hmm_dmirror.ko" \
+	"$work/tests" "$work/initrd.gz" "$cmdfile"
+echo "$work"

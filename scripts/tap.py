@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turn one VM run into TAP lines for one kernel.
+
+Reads the results channel (sections framed by "@@HMM begin/end" markers,
+each holding a kselftest-style TAP stream) and the kernel console, and
+prints one flat TAP stream: every test result, a failure for every
+section that crashed or never ended, and one line for the console check,
+which fails on any kernel splat. Writes "passed failed skipped" to
+--counts.
+"""
+import argparse
+import re
+import sys
+
+SPLAT = re.compile(
+    r"BUG:|WARNING:|Oops|KASAN|UBSAN|general protection fault|"
+    r"Kernel panic|Call Trace:|possible circular locking|"
+    r"possible recursive locking|inconsistent lock state|"
+    r"suspicious RCU usage|kmemleak: .*suspected memory leak|"
+    r"blocked for more than|soft lockup|hard LOCKUP|"
+    r"list_(add|del) corruption|sysfs: cannot create duplicate")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[c()][0-9A-Za-z]?|\r")
+RESULT = re.compile(r"^(not ok|ok) \d+ (.*)$")
+
+
+def clean(path):
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return [ANSI.sub("", line) for line in text.split("\n")]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--channel", required=True)
+    ap.add_argument("--console", required=True)
+    ap.add_argument("--vm-rc", type=int, default=0)
+    ap.add_argument("--counts", required=True)
+    args = ap.parse_args()
+
+    results = []  # (ok, name, directive)
+    section = None
+    saw_fail = False
+    done = False
+    for line in clean(args.channel):
+        if line.startswith("@@HMM begin "):
+            section = line.split(" ", 2)[2]
+            saw_fail = False
+            continue
+        if line.startswith("@@HMM end "):
+            m = re.match(r"@@HMM end (\S+) rc=(\d+)", line)
+            rc = int(m.group(2)) if m else 1
+            if rc not in (0, 4) and not saw_fail:
+                results.append((False, "%s: exited with status %d" %
+                                (section, rc), ""))
+            section = None
+            continue
+        if line.startswith("@@HMM done"):
+            done = True
+            continue
+        m = RESULT.match(line)
+        if m and section:
+            desc = m.group(2)
+            directive = ""
+            if " # " in desc:
+                desc, directive = desc.split(" # ", 1)
+            good = m.group(1) == "ok"
+            if not good and directive.upper().startswith("XFAIL"):
+                good = True
+            saw_fail |= not good
+            results.append((good, "%s: %s" % (section, desc.strip()),
+                            directive))
+        elif section and line.strip() and not line.startswith("#"):
+            pass
+    if section:
+        results.append((False, "%s: did not finish" % section, ""))
+    if not done:
+        why = "timed out" if args.vm_rc == 124 else \
+            "stopped before the end (status %d)" % args.vm_rc
+        results.append((False, "vm: guest %s" % why, ""))
+
+    console = clean(args.console)
+    splats = [i for i, l in enumerate(console) if SPLAT.search(l)]
+    results.append((not splats, "console: no kernel splat", ""))
+
+    print("TAP version 13")
+    print("# kernel %s" % args.kernel)
+    passed = failed = skipped = 0
+    for i, (good, name, directive) in enumerate(results, 1):
+        line = "%s %d %s" % ("ok" if good else "not ok", i, name)
+        if directive:
+            line += " # " + directive
+        print(line)
+        if directive.upper().startswith("SKIP"):
+            skipped += 1
+        elif good:
+            passed += 1
+        else:
+            failed += 1
+    print("1..%d" % len(results))
+
+    if splats or not done:
+        first = splats[0] if splats else max(len(console) - 60, 0)
+        print("# ---- console excerpt (%s) ----" % args.console)
+        for line in console[max(first - 10, 0):first + 50]:
+            print("# " + line)
+    if failed:
+        print("# ---- failed tests: details are in %s ----" % args.channel)
+    with open(args.counts, "w") as f:
+        f.write("%d %d %d\n" % (passed, failed, skipped))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

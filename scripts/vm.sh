@@ -1,0 +1,30 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vm.sh MODE BZIMAGE INITRD OUTDIR [TIMEOUT]
+#
+# Boots the test VM under QEMU TCG (KVM here cannot boot our kernels).
+# MODE is check, cmd or shell (see scripts/guest/init). The kernel console
+# (ttyS0) goes to OUTDIR/console.log, the results channel (ttyS1) to
+# OUTDIR/channel.log; in shell mode ttyS0 is the terminal instead.
+# Exit status: QEMU's, or 124 when TIMEOUT seconds (default 900) passed.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+mode=${1:?} bzimage=${2:?} initrd=${3:?} out=${4:?} tmo=${5:-900}
+mkdir -p "$out"
+: >"$out/console.log"
+: >"$out/channel.log"
+
+append="console=ttyS0 panic=-1 oops=panic printk.time=1 hmm_mode=$mode"
+append="$append memmap=256M\$$HMM_SPM0 memmap=256M\$$HMM_SPM1"
+qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 4G -smp 2
+      -nodefaults -no-reboot -display none
+      -kernel "$bzimage" -initrd "$initrd" -append "$append")
+
+if [ "$mode" = shell ]; then
+	exec "${qemu[@]}" -serial mon:stdio -serial null
+fi
+timeout --foreground -k 10 "$tmo" "${qemu[@]}" \
+	-serial "file:$out/console.log" -serial "file:$out/channel.log" \
+	</dev/null

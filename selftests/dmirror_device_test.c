@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_dmirror device-node tests: the nodes exist as configured, open and
+ * close, the ioctl entry rejects what it must.
+ */
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "dmirror_test_util.h"
+
+/* The major of the "HMM_DMIRROR" region in /proc/devices, or -1. */
+static int dmirror_major(void)
+{
+	char line[128], name[64];
+	int major = -1, m;
+	FILE *f;
+
+	f = fopen("/proc/devices", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%d %63s", &m, name) == 2 &&
+		    !strcmp(name, "HMM_DMIRROR"))
+			major = m;
+	}
+	fclose(f);
+	return major;
+}
+
+TEST(nodes_match_config)
+{
+	int coherent = dmirror_have_coherent();
+	int major = dmirror_major();
+	struct stat st;
+	char path[64];
+	int id;
+
+	ASSERT_GE(major, 0);
+	for (id = 0; id < 4; id++) {
+		int expect = id < 2 || coherent;
+
+		snprintf(path, sizeof(path), "/dev/hmm_dmirror%d", id);
+		if (!expect) {
+			EXPECT_EQ(-1, stat(path, &st));
+			EXPECT_EQ(ENOENT, errno);
+			continue;
+		}
+		ASSERT_EQ(0, stat(path, &st)) TH_LOG("%s missing", path);
+		EXPECT_TRUE(S_ISCHR(st.st_mode));
+		EXPECT_EQ(major, (int)major(st.st_rdev));
+		EXPECT_EQ(id, (int)minor(st.st_rdev));
+		EXPECT_EQ(0600, st.st_mode & 07777);
+	}
+	EXPECT_EQ(-1, stat("/dev/hmm_dmirror4", &st));
+}
+
+TEST(open_close_every_node)
+{
+	int n = dmirror_have_coherent() ? 4 : 2;
+	int fd[4], again, id;
+
+	for (id = 0; id < n; id++) {
+		fd[id] = dmirror_open_dev(id);
+		ASSERT_GE(fd[id], 0) TH_LOG("open hmm_dmirror%d: %s", id,
+					    strerror(errno));
+	}
+	/* A second open of a node is independent of the first. */
+	again = dmirror_open_dev(0);
+	ASSERT_GE(again, 0);
+	EXPECT_EQ(0, close(again));
+	for (id = 0; id < n; id++)
+		EXPECT_EQ(0, close(fd[id]));
+}
+
+FIXTURE(dev)
+{
+	int fd;
+};
+
+FIXTURE_SETUP(dev)
+{
+	self->fd = dmirror_open_dev(0);
+	ASSERT_GE(self->fd, 0);
+}
+
+FIXTURE_TEARDOWN(dev)
+{
+	EXPECT_EQ(0, close(self->fd));
+}
+
+TEST_F(dev, unknown_ioctl_is_enotty)
+{
+	struct hmm_dmirror_cmd cmd = { 0 };
+	unsigned long bad[] = {
+		_IOWR('H', 0x0a, struct hmm_dmirror_cmd),
+		_IOWR('H', 0xff, struct hmm_dmirror_cmd),
+		_IOWR('X', 0x00, struct hmm_dmirror_cmd),
+		_IOWR('H', 0x08, __u64),	/* right number, wrong size */
+		_IOR('H', 0x08, struct hmm_dmirror_cmd),	/* wrong direction */
+		_IO('H', 0x08),
+		0,
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		EXPECT_EQ(-1, ioctl(self->fd, bad[i], &cmd));
+		EXPECT_EQ(ENOTTY, errno) TH_LOG("request %#lx", bad[i]);
+	}
+}
+
+TEST_F(dev, bad_cmd_pointer_is_efault)
+{
+	void *noaccess;
+
+	EXPECT_EQ(-EFAULT, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, NULL));
+	EXPECT_EQ(-EFAULT, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS,
+				       (void *)1));
+
+	noaccess = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
+	ASSERT_NE(MAP_FAILED, noaccess);
+	EXPECT_EQ(-EFAULT, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, noaccess));
+
+	/* A block that ends on an unmapped page is short: -EFAULT too. */
+	ASSERT_EQ(0, mprotect(noaccess, 4096, PROT_READ | PROT_WRITE));
+	ASSERT_EQ(0, munmap(noaccess, 4096));
+	noaccess = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, noaccess);
+	ASSERT_EQ(0, munmap((char *)noaccess + 4096, 4096));
+	EXPECT_EQ(-EFAULT, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS,
+				       (void *)((char *)noaccess + 4096 - 16)));
+	munmap(noaccess, 4096);
+}
+
+TEST_F(dev, flags_set_clear_and_reject)
+{
+	struct hmm_dmirror_cmd cmd = { 0 };
+
+	cmd.npages = HMM_DMIRROR_FLAG_FAIL_ALLOC;
+	cmd.cpages = 123;
+	cmd.faults = 456;
+	ASSERT_EQ(0, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, &cmd));
+	/* Copied back with the outputs reset, the inputs unchanged. */
+	EXPECT_EQ(0, cmd.cpages);
+	EXPECT_EQ(0, cmd.faults);
+	EXPECT_EQ(HMM_DMIRROR_FLAG_FAIL_ALLOC, cmd.npages);
+
+	cmd.npages = 0;
+	EXPECT_EQ(0, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, &cmd));
+
+	cmd.npages = 1ULL << 1;
+	cmd.cpages = 77;
+	EXPECT_EQ(-EINVAL, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, &cmd));
+	/* Not copied back on failure. */
+	EXPECT_EQ(77, cmd.cpages);
+
+	cmd.npages = ~0ULL;
+	EXPECT_EQ(-EINVAL, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, &cmd));
+
+	cmd.npages = 0;
+	cmd.addr = 4096 + 1;
+	EXPECT_EQ(-EINVAL, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, &cmd));
+}
+
+TEST_F(dev, foreign_mm_is_eperm)
+{
+	struct hmm_dmirror_cmd cmd = { 0 };
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		/* The inherited fd belongs to the parent's address space. */
+		_exit(dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, &cmd) == -EPERM ?
+		      0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+
+	/* The parent still may. */
+	EXPECT_EQ(0, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, &cmd));
+}
+
+TEST_F(dev, file_outlives_opener_mm)
+{
+	struct hmm_dmirror_cmd cmd = { 0 };
+	int sv[2], status, fd = -1;
+	pid_t pid;
+
+	/*
+	 * A child opens the device and exits; the parent keeps the child's
+	 * file (received over a socket) and must get -EPERM from it, and
+	 * closing it afterwards must work.
+	 */
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		char c = 0;
+		struct iovec iov = { &c, 1 };
+		char ctl[CMSG_SPACE(sizeof(int))];
+		struct msghdr msg = { 0 };
+		struct cmsghdr *cm;
+		int cfd = dmirror_open_dev(1);
+
+		if (cfd < 0)
+			_exit(2);
+		memset(ctl, 0, sizeof(ctl));
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = ctl;
+		msg.msg_controllen = sizeof(ctl);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &cfd, sizeof(int));
+		_exit(sendmsg(sv[1], &msg, 0) == 1 ? 0 : 3);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	{
+		char c, ctl[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { &c, 1 };
+		struct msghdr msg = { 0 };
+		struct cmsghdr *cm;
+
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = ctl;
+		msg.msg_controllen = sizeof(ctl);
+		ASSERT_EQ(1, recvmsg(sv[0], &msg, 0));
+		cm = CMSG_FIRSTHDR(&msg);
+		ASSERT_NE(NULL, cm);
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	}
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(-EPERM, dmirror_cmd(fd, HMM_DMIRROR_FLAGS, &cmd));
+	EXPECT_EQ(0, close(fd));
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST_HARNESS_MAIN

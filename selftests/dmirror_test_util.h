@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the hmm_dmirror selftests.
+ */
+#ifndef _DMIRROR_TEST_UTIL_H
+#define _DMIRROR_TEST_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "hmm_dmirror.h"
+
+#define DMIRROR_PARAM_DIR	"/sys/module/hmm_dmirror/parameters"
+
+static inline int dmirror_open_dev(int id)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/dev/hmm_dmirror%d", id);
+	return open(path, O_RDWR | O_CLOEXEC);
+}
+
+/* Read an unsigned module parameter; -1 if it cannot be read. */
+static inline long long dmirror_param(const char *name)
+{
+	char path[128], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", DMIRROR_PARAM_DIR, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtoll(buf, NULL, 0);
+}
+
+/* True when the module was loaded with both coherent windows. */
+static inline int dmirror_have_coherent(void)
+{
+	return dmirror_param("spm_addr_dev0") > 0 &&
+	       dmirror_param("spm_addr_dev1") > 0;
+}
+
+/* Issue one ioctl; return 0 or -errno, retrying on EINTR. */
+static inline int dmirror_cmd(int fd, unsigned long request,
+			      struct hmm_dmirror_cmd *cmd)
+{
+	int ret;
+
+	do {
+		ret = ioctl(fd, request, cmd);
+	} while (ret && errno == EINTR);
+	return ret ? -errno : 0;
+}
+
+#endif /* _DMIRROR_TEST_UTIL_H */

@@ -1,0 +1,117 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Module load/unload tests, run as root in the test VM (busybox sh).
+# Environment:
+#   HMM_KO       path of hmm_dmirror.ko
+#   TEST_HMM_KO  path of the kernel's own test_hmm.ko (optional)
+#   HMM_SPM0/1   physical bases of two reserved 256 MiB ranges
+#   HMM_CYCLES   insert/remove cycles for the leak test (default 100)
+# Output: TAP. Exit status 0 when every test passed.
+
+: "${HMM_KO:?}"
+cycles=${HMM_CYCLES:-100}
+n=0
+failed=0
+
+ok() { n=$((n + 1)); echo "ok $n $1"; }
+nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; }
+skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
+check() { if [ "$1" -eq 0 ]; then ok "$2"; else nok "$2"; fi; }
+
+loaded() { grep -q '^hmm_dmirror ' /proc/modules; }
+unload() { loaded && rmmod hmm_dmirror; }
+
+# Expect insmod to fail and dmesg to explain why: $1 name, $2 dmesg pattern,
+# rest: parameters.
+expect_refused() {
+	name=$1 pattern=$2
+	shift 2
+	dmesg -c >/dev/null
+	if insmod "$HMM_KO" "$@" 2>/dev/null; then
+		rmmod hmm_dmirror
+		nok "$name (insmod succeeded)"
+		return
+	fi
+	if loaded; then
+		nok "$name (module left loaded)"
+	elif [ -e /dev/hmm_dmirror0 ]; then
+		nok "$name (device node left behind)"
+	elif ! dmesg | grep -q "hmm_dmirror: .*$pattern"; then
+		nok "$name (no dmesg message matching '$pattern')"
+		dmesg | sed 's/^/# /'
+	else
+		ok "$name"
+	fi
+}
+
+nodes() { ls /dev/hmm_dmirror* 2>/dev/null | tr '\n' ' '; }
+
+echo "TAP version 13"
+echo "1..11"
+
+unload
+
+# 1-2: the node set follows the parameters.
+insmod "$HMM_KO"
+check $? "load without coherent windows"
+[ "$(nodes)" = "/dev/hmm_dmirror0 /dev/hmm_dmirror1 " ]
+check $? "only nodes 0 and 1 without coherent windows (got: $(nodes))"
+unload
+
+# 3-4: with both windows all four appear, and unload removes them.
+insmod "$HMM_KO" spm_addr_dev0="$HMM_SPM0" spm_addr_dev1="$HMM_SPM1" &&
+	[ "$(nodes)" = "/dev/hmm_dmirror0 /dev/hmm_dmirror1 /dev/hmm_dmirror2 /dev/hmm_dmirror3 " ]
+check $? "nodes 0-3 with coherent windows (got: $(nodes))"
+rmmod hmm_dmirror && [ -z "$(nodes)" ]
+check $? "rmmod removes every node"
+
+# 5-8: bad parameters are refused with a message and leave nothing behind.
+expect_refused "one coherent window alone is refused" "given together" \
+	spm_addr_dev0="$HMM_SPM0"
+expect_refused "unaligned window is refused" "not aligned" \
+	spm_addr_dev0=$((HMM_SPM0 + 4096)) spm_addr_dev1="$HMM_SPM1"
+expect_refused "window in System RAM is refused" "System RAM" \
+	spm_addr_dev0=0x8000000 spm_addr_dev1="$HMM_SPM1"
+expect_refused "overlapping windows are refused" "overlap" \
+	spm_addr_dev0="$HMM_SPM0" spm_addr_dev1="$HMM_SPM0"
+
+# 9: refuse to load beside the kernel's own test module.
+if [ -n "${TEST_HMM_KO:-}" ] && [ -f "$TEST_HMM_KO" ]; then
+	if insmod "$TEST_HMM_KO"; then
+		expect_refused "refused while test_hmm is loaded" "test_hmm"
+		rmmod test_hmm
+	else
+		nok "refused while test_hmm is loaded (test_hmm did not load)"
+	fi
+else
+	skip "refused while test_hmm is loaded" "test_hmm.ko not available"
+fi
+
+# 10-11: insert/open/remove many times; memory must come back.
+mem_used() {
+	awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 }
+	     END { print t - a }' /proc/meminfo
+}
+echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
+before=$(mem_used)
+i=0
+bad=0
+while [ "$i" -lt "$cycles" ]; do
+	insmod "$HMM_KO" spm_addr_dev0="$HMM_SPM0" spm_addr_dev1="$HMM_SPM1" || bad=1
+	for d in 0 1 2 3; do
+		: <>/dev/hmm_dmirror$d || bad=1
+	done
+	rmmod hmm_dmirror || bad=1
+	[ "$bad" -eq 0 ] || break
+	i=$((i + 1))
+done
+check "$bad" "$cycles insert/open/remove cycles (done: $i)"
+echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
+after=$(mem_used)
+grow=$((after - before))
+echo "# memory in use before ${before} KiB, after ${after} KiB"
+[ "$grow" -lt 1024 ]
+check $? "no memory growth over $cycles cycles (grew ${grow} KiB)"
+
+[ "$failed" -eq 0 ]

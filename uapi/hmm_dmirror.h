@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * hmm_dmirror user ABI.
+ *
+ * Binary compatible with the HMM test device ABI of the kernel's in-tree
+ * test module (HMM_DMIRROR_* ioctls as of Linux 7.3): a program built
+ * against that ABI runs unchanged on /dev/hmm_dmirrorN provided by the
+ * hmm_dmirror module. Extensions only ever use new ioctl numbers.
+ */
+#ifndef _UAPI_HMM_DMIRROR_H
+#define _UAPI_HMM_DMIRROR_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+/**
+ * HMM_DMIRROR_UAPI_VERSION - version of this header
+ *
+ * Raised whenever something is added. Version 1 is the ABI of the kernel's
+ * own test device (ioctls 0x00-0x09).
+ */
+#define HMM_DMIRROR_UAPI_VERSION	1
+
+/**
+ * struct hmm_dmirror_cmd - argument block of every hmm_dmirror ioctl
+ * @addr:   in: first virtual address of the range, page aligned, in the
+ *          address space (mm) the file was opened in
+ * @ptr:    in: user buffer the ioctl copies data or result bytes to or from
+ * @npages: in: length of the range in pages; for HMM_DMIRROR_FLAGS the flag
+ *          word instead
+ * @cpages: out: pages processed (the meaning is per ioctl)
+ * @faults: out: device page-fault rounds taken
+ *
+ * The block is 40 bytes without padding. @cpages and @faults are ignored on
+ * input. The block is copied back to user space only when the ioctl
+ * succeeds.
+ *
+ * Rules shared by all ioctls, checked in this order:
+ *
+ * - an ioctl number this header does not define: -ENOTTY;
+ * - the block cannot be read: -EFAULT;
+ * - the calling process does not run in the mm the file was opened in
+ *   (a descriptor inherited across fork() or received over a socket):
+ *   -EPERM. Once that mm has exited every ioctl fails this way too, since
+ *   no caller can run in it any more;
+ * - @addr not page aligned, @npages zero (except HMM_DMIRROR_FLAGS), or the
+ *   range wrapping or reaching past the end of the user address space:
+ *   -EINVAL.
+ */
+struct hmm_dmirror_cmd {
+	__u64 addr;
+	__u64 ptr;
+	__u64 npages;
+	__u64 cpages;
+	__u64 faults;
+};
+
+/* The ioctls. All are _IOWR('H', nr, struct hmm_dmirror_cmd). */
+
+/**
+ * HMM_DMIRROR_READ - read the range through the device's page table
+ *
+ * Pages the device does not map yet are faulted in for reading. @ptr
+ * receives npages * page size bytes, only when every page was read.
+ * @cpages = pages read, @faults = fault rounds.
+ * Errors: -EFAULT (no VMA, PROT_NONE, a fault failed, @ptr not writable),
+ * -EBUSY (the range kept being invalidated), -ENOMEM.
+ */
+#define HMM_DMIRROR_READ		_IOWR('H', 0x00, struct hmm_dmirror_cmd)
+
+/**
+ * HMM_DMIRROR_WRITE - write the range through the device's page table
+ *
+ * @ptr supplies npages * page size bytes. Pages are faulted in for writing
+ * (which breaks copy-on-write). Errors as for HMM_DMIRROR_READ, plus -EPERM
+ * when a VMA of the range is not writable.
+ */
+#define HMM_DMIRROR_WRITE		_IOWR('H', 0x01, struct hmm_dmirror_cmd)
+
+/**
+ * HMM_DMIRROR_MIGRATE_TO_DEV - migrate the range into device memory
+ *
+ * Afterwards the device's view of the range is copied to @ptr;
+ * @cpages = pages the device holds or maps. -ENOENT when some page is
+ * neither on the device nor mapped by it (shared memory, a page of another
+ * device, device memory exhausted); -EINVAL for holes, PROT_NONE and VMAs
+ * migration cannot handle.
+ */
+#define HMM_DMIRROR_MIGRATE_TO_DEV	_IOWR('H', 0x02, struct hmm_dmirror_cmd)
+
+/**
+ * HMM_DMIRROR_MIGRATE_TO_SYS - migrate this device's pages in the range
+ * back to system memory
+ *
+ * Other pages are left alone. @cpages = 4 KiB pages moved. @ptr is unused.
+ */
+#define HMM_DMIRROR_MIGRATE_TO_SYS	_IOWR('H', 0x03, struct hmm_dmirror_cmd)
+
+/**
+ * HMM_DMIRROR_SNAPSHOT - describe the CPU page table without faulting
+ *
+ * Writes one byte per page to @ptr, built from the HMM_DMIRROR_PROT_*
+ * values. @cpages = npages.
+ */
+#define HMM_DMIRROR_SNAPSHOT		_IOWR('H', 0x04, struct hmm_dmirror_cmd)
+
+/**
+ * HMM_DMIRROR_EXCLUSIVE - make the pages device-exclusive (for atomics)
+ *
+ * A later CPU access revokes the exclusive access. The data is copied to
+ * @ptr; @cpages = npages.
+ */
+#define HMM_DMIRROR_EXCLUSIVE		_IOWR('H', 0x05, struct hmm_dmirror_cmd)
+
+/**
+ * HMM_DMIRROR_CHECK_EXCLUSIVE - check that atomic access was revoked
+ *
+ * Returns -EPERM while some page of the range still has device-atomic
+ * access in the device's page table, 0 once none has.
+ */
+#define HMM_DMIRROR_CHECK_EXCLUSIVE	_IOWR('H', 0x06, struct hmm_dmirror_cmd)
+
+/**
+ * HMM_DMIRROR_RELEASE - evict everything this device holds
+ *
+ * Every page in the device's memory, whoever put it there, goes back to
+ * system memory and the device memory is freed. @addr and @npages are
+ * validated and otherwise ignored.
+ */
+#define HMM_DMIRROR_RELEASE		_IOWR('H', 0x07, struct hmm_dmirror_cmd)
+
+/**
+ * HMM_DMIRROR_FLAGS - set the flag word of this open file
+ *
+ * @npages carries the word (HMM_DMIRROR_FLAG_*); zero clears it; undefined
+ * bits are -EINVAL.
+ */
+#define HMM_DMIRROR_FLAGS		_IOWR('H', 0x08, struct hmm_dmirror_cmd)
+
+/**
+ * HMM_DMIRROR_READ_UNLOCKED - like HMM_DMIRROR_READ, but faults may drop
+ * the mmap lock and wait, so memory whose faults are resolved by another
+ * thread (userfaultfd) can be read
+ */
+#define HMM_DMIRROR_READ_UNLOCKED	_IOWR('H', 0x09, struct hmm_dmirror_cmd)
+
+/**
+ * HMM_DMIRROR_FLAG_FAIL_ALLOC - make the next PMD-sized allocation fail
+ * once, so the fall-back to base pages is exercised
+ */
+#define HMM_DMIRROR_FLAG_FAIL_ALLOC	(1ULL << 0)
+
+/**
+ * enum hmm_dmirror_snapshot_prot - byte values of HMM_DMIRROR_SNAPSHOT
+ * @HMM_DMIRROR_PROT_ERROR: the walk reported an error for the page
+ *                          (no VMA, PROT_NONE, a page without struct page)
+ * @HMM_DMIRROR_PROT_NONE: nothing usable is mapped
+ * @HMM_DMIRROR_PROT_READ: mapped read-only
+ * @HMM_DMIRROR_PROT_WRITE: mapped writable
+ * @HMM_DMIRROR_PROT_PMD: mapped by a PMD-sized entry
+ * @HMM_DMIRROR_PROT_PUD: mapped by a PUD-sized entry
+ * @HMM_DMIRROR_PROT_ZERO: the shared zero page
+ * @HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL: device-private memory of this device
+ * @HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE: device-private memory of another
+ *                                       device
+ * @HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL: device-coherent memory of this device
+ * @HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE: device-coherent memory of another
+ *                                        device
+ *
+ * A byte is ERROR alone, NONE alone, or the OR of one location value
+ * (NONE, ZERO or one of the DEV_* values), one access value (READ or
+ * WRITE) and PMD or PUD when the page is mapped at that size.
+ */
+enum hmm_dmirror_snapshot_prot {
+	HMM_DMIRROR_PROT_ERROR			= 0xFF,
+	HMM_DMIRROR_PROT_NONE			= 0x00,
+	HMM_DMIRROR_PROT_READ			= 0x01,
+	HMM_DMIRROR_PROT_WRITE			= 0x02,
+	HMM_DMIRROR_PROT_PMD			= 0x04,
+	HMM_DMIRROR_PROT_PUD			= 0x08,
+	HMM_DMIRROR_PROT_ZERO			= 0x10,
+	HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL	= 0x20,
+	HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE	= 0x30,
+	HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL	= 0x40,
+	HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE	= 0x50,
+};
+
+/**
+ * enum hmm_dmirror_memory_type - kind of memory behind a device
+ * @HMM_DMIRROR_MEMORY_DEVICE_PRIVATE: the CPU cannot address it
+ * @HMM_DMIRROR_MEMORY_DEVICE_COHERENT: the CPU can address it directly
+ *
+ * Zero is reserved.
+ */
+enum hmm_dmirror_memory_type {
+	HMM_DMIRROR_MEMORY_DEVICE_PRIVATE	= 1,
+	HMM_DMIRROR_MEMORY_DEVICE_COHERENT	= 2,
+};
+
+#endif /* _UAPI_HMM_DMIRROR_H */
