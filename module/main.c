@@ -22,7 +22,7 @@ MODULE_PARM_DESC(spm_addr_dev1,
 		 "Physical base of 256 MiB of reserved memory backing /dev/hmm_dmirror3 (device-coherent); needs spm_addr_dev0 too");
 
 /* Memory hotplug works in sections; a coherent window must be made of them. */
-#define DMIRROR_SPM_ALIGN	(1UL << SECTION_SIZE_BITS)
+#define DMIRROR_SPM_ALIGN	BIT(SECTION_SIZE_BITS)
 
 static int dmirror_check_spm(const char *name, unsigned long base)
 {

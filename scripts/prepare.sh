@@ -7,14 +7,14 @@
 # hmm_dmirror.ko and the selftests built against it in a work directory of
 # the cache (the repo stays clean), then the initramfs. Prints the work
 # directory, which holds bzImage, initrd.gz, hmm_dmirror.ko, tests/ and
-# build logs.
+# build logs. HMM_WORK_TAG=name gives concurrent runs separate directories.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 kver=${1:?} flavor=${2:?} cmdfile=${3:-}
 kdir=$("$HMM_REPO/scripts/build-kernel.sh" "$kver" "$flavor")
 tree="$kdir/linux"
-work="$HMM_CACHE/work/$(basename "$kdir")"
+work="$HMM_CACHE/work/$(basename "$kdir")${HMM_WORK_TAG:+.$HMM_WORK_TAG}"
 rm -rf "$work"
 mkdir -p "$work/src" "$work/tests"
 

@@ -106,7 +106,7 @@ TEST_F(dev, unknown_ioctl_is_enotty)
 	};
 	unsigned int i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		errno = 0;
 		EXPECT_EQ(-1, ioctl(self->fd, bad[i], &cmd));
 		EXPECT_EQ(ENOTTY, errno) TH_LOG("request %#lx", bad[i]);

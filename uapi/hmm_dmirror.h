@@ -10,6 +10,7 @@
 #ifndef _UAPI_HMM_DMIRROR_H
 #define _UAPI_HMM_DMIRROR_H
 
+#include <linux/const.h>
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
@@ -148,7 +149,7 @@ struct hmm_dmirror_cmd {
  * HMM_DMIRROR_FLAG_FAIL_ALLOC - make the next PMD-sized allocation fail
  * once, so the fall-back to base pages is exercised
  */
-#define HMM_DMIRROR_FLAG_FAIL_ALLOC	(1ULL << 0)
+#define HMM_DMIRROR_FLAG_FAIL_ALLOC	_BITULL(0)
 
 /**
  * enum hmm_dmirror_snapshot_prot - byte values of HMM_DMIRROR_SNAPSHOT
