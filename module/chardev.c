@@ -5,9 +5,9 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/compat.h>
+#include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/module.h>
-#include <linux/sched/mm.h>
 #include <linux/slab.h>
 
 #include "dmirror.h"
@@ -37,30 +37,18 @@ static int dmirror_open(struct inode *inode, struct file *filp)
 {
 	struct dmirror_device *mdev =
 		container_of(inode->i_cdev, struct dmirror_device, cdev);
-	struct dmirror_file *dfile;
+	struct dmirror *dm;
 
-	if (!current->mm)
-		return -EINVAL;
-
-	dfile = kzalloc(sizeof(*dfile), GFP_KERNEL);
-	if (!dfile)
-		return -ENOMEM;
-
-	get_device(&mdev->dev);
-	dfile->mdev = mdev;
-	mmgrab(current->mm);
-	dfile->mm = current->mm;
-	filp->private_data = dfile;
+	dm = dmirror_mirror_create(mdev);
+	if (IS_ERR(dm))
+		return PTR_ERR(dm);
+	filp->private_data = dm;
 	return nonseekable_open(inode, filp);
 }
 
 static int dmirror_release(struct inode *inode, struct file *filp)
 {
-	struct dmirror_file *dfile = filp->private_data;
-
-	mmdrop(dfile->mm);
-	put_device(&dfile->mdev->dev);
-	kfree(dfile);
+	dmirror_mirror_destroy(filp->private_data);
 	return 0;
 }
 
@@ -115,6 +103,7 @@ int dmirror_chardev_add(unsigned int id, enum hmm_dmirror_memory_type mtype,
 		goto err_put;
 
 	dmirror_devices[id] = mdev;
+	dmirror_debugfs_add_device(mdev);
 	return 0;
 
 err_put:
@@ -160,6 +149,7 @@ void dmirror_chardev_exit(void)
 		if (!mdev)
 			continue;
 		dmirror_devices[id] = NULL;
+		debugfs_remove(mdev->debugfs);
 		cdev_device_del(&mdev->cdev, &mdev->dev);
 		put_device(&mdev->dev);
 	}

@@ -1,32 +1,61 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * hmm_dmirror private structures.
+ * hmm_dmirror private structures and the rules that tie them together.
  */
 #ifndef _HMM_DMIRROR_DMIRROR_H
 #define _HMM_DMIRROR_DMIRROR_H
 
+#include <linux/atomic.h>
 #include <linux/cdev.h>
 #include <linux/device.h>
+#include <linux/list.h>
 #include <linux/mm_types.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
 #include <linux/types.h>
+#include <linux/xarray.h>
 
 #include "hmm_dmirror.h"
 
 /**
- * DOC: objects and lifetimes
+ * DOC: objects, lifetimes and lock order
  *
- * struct dmirror_device - one emulated device, /dev/hmm_dmirrorN. Created at
- * module load, destroyed at unload. Its lifetime is that of its embedded
- * struct device: every open file holds a reference (get_device()), so the
+ * struct dmirror_device - one emulated device, /dev/hmm_dmirrorN (chardev.c).
+ * Created at module load, removed at unload. Its lifetime is that of its
+ * embedded struct device: every open file holds a reference, so the
  * structure outlives any file that still points at it.
  *
- * struct dmirror_file - one open file description: the binding of one mm to
- * one device. It holds an mmgrab() reference on the opener's mm, so the
- * mm_struct pointer stays valid (for comparison) until release, even after
- * the process exited. Only a caller running in that very mm may use it.
+ * struct dmirror_mm - what is per address space by nature (mm.c): the list
+ * of that mm's mirrors on every device, mm-wide counters, and what happens
+ * when the mm exits while files are still open. One per mm, shared by every
+ * open of every device from that mm, obtained with mmu_notifier_get() and
+ * given back with mmu_notifier_put(); the core frees it (free_notifier)
+ * after an SRCU grace period, which module exit waits for with
+ * mmu_notifier_synchronize().
  *
- * Lock order (outermost first): none yet; each later subsystem documents
- * its place in this list in its own file.
+ * struct dmirror - one open file: a mirror of one mm on one device
+ * (mirror.c). It owns the device page table (@pt) and the interval notifier
+ * that keeps it coherent with the CPU page tables. It holds an mmgrab()
+ * reference on its mm (the pointer stays valid, the memory does not), a
+ * reference on its device and one on its dmirror_mm. Only a caller running
+ * in that mm may issue ioctls on it (ioctl.c), so while an ioctl runs the
+ * mm's users count is not zero.
+ *
+ * The device page table holds no page references, like a real device's:
+ * an entry is valid only while the interval notifier has not invalidated
+ * it, and the notifier runs before the core frees or moves a page. Data is
+ * therefore copied to or from a page only under the mirror lock, with the
+ * entry looked up under that same lock.
+ *
+ * Lock order (outermost first):
+ *
+ * 1. dmirror_mm_mutex (mm.c): creation and last put of dmirror_mm.
+ * 2. mmap_lock of the mm (taken by mmu_notifier_get(), hmm_range_fault()).
+ * 3. dmirror_mm.lock: the mm's list of mirrors.
+ * 4. dmirror.lock, "the mirror lock": the device page table. Taken by the
+ *    invalidate callback, i.e. under mmap_lock, page locks and from
+ *    reclaim, so nothing under it may allocate with reclaim, take
+ *    mmap_lock, lock a page or touch user memory.
  */
 
 /* Number of device nodes the module can create: 2 private + 2 coherent. */
@@ -36,6 +65,45 @@
 /* Size of a device-coherent window given by spm_addr_devN. */
 #define DMIRROR_SPM_SIZE	(256UL << 20)
 
+/* Pages per hmm_range_fault() call (one PMD). */
+#define DMIRROR_WINDOW_PAGES	512
+/* Pages of data an ioctl moves per batch between user and kernel. */
+#define DMIRROR_BATCH_PAGES	64
+/* An unstable range is given up (-EBUSY) after this long. */
+#define DMIRROR_BUSY_MS		1000
+
+/**
+ * enum dmirror_stat - counters kept per device and per mm
+ * @DMIRROR_STAT_INVALIDATE: invalidations that cleared device entries
+ * @DMIRROR_STAT_OWN_MIGRATE: MMU_NOTIFY_MIGRATE events of our own
+ *                            migrations, skipped
+ * @DMIRROR_STAT_NONBLOCK: non-blockable invalidations handled
+ * @DMIRROR_STAT_NONBLOCK_REFUSED: non-blockable invalidations refused
+ *                                 because the mirror lock was busy
+ * @DMIRROR_STAT_FAULT_ROUNDS: device fault rounds (hmm_range_fault sequences)
+ * @DMIRROR_STAT_PAGES_FAULTED: pages entered in a device page table by faults
+ * @DMIRROR_STAT_MIRRORS: open mirrors (a gauge, not a counter)
+ * @DMIRROR_NR_STATS: number of counters
+ */
+enum dmirror_stat {
+	DMIRROR_STAT_INVALIDATE,
+	DMIRROR_STAT_OWN_MIGRATE,
+	DMIRROR_STAT_NONBLOCK,
+	DMIRROR_STAT_NONBLOCK_REFUSED,
+	DMIRROR_STAT_FAULT_ROUNDS,
+	DMIRROR_STAT_PAGES_FAULTED,
+	DMIRROR_STAT_MIRRORS,
+	DMIRROR_NR_STATS
+};
+
+/**
+ * struct dmirror_stats - a set of counters, readable in debugfs
+ * @val: one atomic counter per enum dmirror_stat
+ */
+struct dmirror_stats {
+	atomic64_t val[DMIRROR_NR_STATS];
+};
+
 /**
  * struct dmirror_device - one emulated HMM device
  * @dev:      device model object; owns the lifetime of this structure
@@ -43,6 +111,8 @@
  * @id:       device number (the minor)
  * @mtype:    HMM_DMIRROR_MEMORY_DEVICE_PRIVATE or _COHERENT
  * @spm_base: physical base of the coherent window (coherent devices only)
+ * @stats:    device-wide counters
+ * @debugfs:  this device's debugfs directory
  */
 struct dmirror_device {
 	struct device dev;
@@ -50,19 +120,82 @@ struct dmirror_device {
 	unsigned int id;
 	enum hmm_dmirror_memory_type mtype;
 	phys_addr_t spm_base;
+	struct dmirror_stats stats;
+	struct dentry *debugfs;
 };
 
 /**
- * struct dmirror_file - per open file state
- * @mdev:  the device this file was opened on (reference held)
- * @mm:    the mm the file is bound to (mmgrab() reference held)
- * @flags: HMM_DMIRROR_FLAG_* word set by HMM_DMIRROR_FLAGS
+ * struct dmirror_mm - per address space state
+ * @mn:       our mmu_notifier subscription on the mm (mmu_notifier_get())
+ * @lock:     protects @mirrors and @dead
+ * @mirrors:  every struct dmirror of this mm, on any device
+ * @dead:     the mm has exited (the release callback ran)
+ * @nr_files: open files using this object; under dmirror_mm_mutex
+ * @stats:    mm-wide counters
+ * @debugfs:  this mm's debugfs directory
  */
-struct dmirror_file {
+struct dmirror_mm {
+	struct mmu_notifier mn;
+	struct mutex lock;
+	struct list_head mirrors;
+	bool dead;
+	unsigned int nr_files;
+	struct dmirror_stats stats;
+	struct dentry *debugfs;
+};
+
+/**
+ * struct dmirror - one open file: the mirror of one mm on one device
+ * @mdev:     the device (reference held)
+ * @dmm:      per-mm state (reference held)
+ * @mm:       the bound mm (mmgrab() reference held)
+ * @notifier: interval notifier over the whole user address space
+ * @lock:     the mirror lock: protects @pt (see the lock order above)
+ * @pt:       device page table: index = virtual address >> PAGE_SHIFT,
+ *            entry = struct page pointer tagged with a DMIRROR_PT_* access
+ * @mm_link:  entry in @dmm->mirrors, under @dmm->lock
+ * @flags:    HMM_DMIRROR_FLAG_* word set by HMM_DMIRROR_FLAGS
+ */
+struct dmirror {
 	struct dmirror_device *mdev;
+	struct dmirror_mm *dmm;
 	struct mm_struct *mm;
+	struct mmu_interval_notifier notifier;
+	struct mutex lock;
+	struct xarray pt;
+	struct list_head mm_link;
 	u64 flags;
 };
+
+/* Access an entry of the device page table grants (its xarray tag). */
+#define DMIRROR_PT_READ		1
+#define DMIRROR_PT_WRITE	2
+
+/* stats.c */
+void dmirror_stat_add(struct dmirror *dm, enum dmirror_stat stat, s64 n);
+int dmirror_debugfs_init(void);
+void dmirror_debugfs_exit(void);
+void dmirror_debugfs_add_device(struct dmirror_device *mdev);
+void dmirror_debugfs_add_mm(struct dmirror_mm *dmm);
+
+/* mm.c */
+struct dmirror_mm *dmirror_mm_get(struct mm_struct *mm);
+void dmirror_mm_put(struct dmirror_mm *dmm);
+void dmirror_mm_add_mirror(struct dmirror_mm *dmm, struct dmirror *dm);
+void dmirror_mm_del_mirror(struct dmirror_mm *dmm, struct dmirror *dm);
+int dmirror_mm_nonblock_selftest(struct dmirror_mm *dmm);
+
+/* mirror.c */
+struct dmirror *dmirror_mirror_create(struct dmirror_device *mdev);
+void dmirror_mirror_destroy(struct dmirror *dm);
+void dmirror_mirror_zap_all(struct dmirror *dm);
+bool dmirror_mirror_lock_for_invalidate(struct dmirror *dm,
+					const struct mmu_notifier_range *range);
+int dmirror_mirror_read(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+
+/* snapshot.c */
+int dmirror_snapshot(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 
 /* chardev.c */
 int dmirror_chardev_init(void);

@@ -12,16 +12,15 @@
 /* Flag bits HMM_DMIRROR_FLAGS accepts. */
 #define DMIRROR_FLAGS_VALID	HMM_DMIRROR_FLAG_FAIL_ALLOC
 
-static int dmirror_ioctl_flags(struct dmirror_file *dfile,
-			       struct hmm_dmirror_cmd *cmd)
+static int dmirror_ioctl_flags(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 {
 	if (cmd->npages & ~DMIRROR_FLAGS_VALID)
 		return -EINVAL;
-	WRITE_ONCE(dfile->flags, cmd->npages);
+	WRITE_ONCE(dm->flags, cmd->npages);
 	return 0;
 }
 
-typedef int (*dmirror_ioctl_fn)(struct dmirror_file *dfile,
+typedef int (*dmirror_ioctl_fn)(struct dmirror *dm,
 				struct hmm_dmirror_cmd *cmd);
 
 /**
@@ -37,11 +36,11 @@ struct dmirror_ioctl_desc {
 };
 
 static const struct dmirror_ioctl_desc dmirror_ioctls[] = {
-	{ HMM_DMIRROR_READ,		NULL,			false },
-	{ HMM_DMIRROR_WRITE,		NULL,			false },
+	{ HMM_DMIRROR_READ,		dmirror_mirror_read,	false },
+	{ HMM_DMIRROR_WRITE,		dmirror_mirror_write,	false },
 	{ HMM_DMIRROR_MIGRATE_TO_DEV,	NULL,			false },
 	{ HMM_DMIRROR_MIGRATE_TO_SYS,	NULL,			false },
-	{ HMM_DMIRROR_SNAPSHOT,		NULL,			false },
+	{ HMM_DMIRROR_SNAPSHOT,		dmirror_snapshot,	false },
 	{ HMM_DMIRROR_EXCLUSIVE,	NULL,			false },
 	{ HMM_DMIRROR_CHECK_EXCLUSIVE,	NULL,			false },
 	{ HMM_DMIRROR_RELEASE,		NULL,			false },
@@ -79,7 +78,7 @@ static int dmirror_check_range(const struct hmm_dmirror_cmd *cmd, bool nopages)
  */
 long dmirror_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
-	struct dmirror_file *dfile = filp->private_data;
+	struct dmirror *dm = filp->private_data;
 	void __user *uarg = (void __user *)arg;
 	const struct dmirror_ioctl_desc *desc;
 	struct hmm_dmirror_cmd hcmd;
@@ -93,7 +92,7 @@ long dmirror_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 
 	if (copy_from_user(&hcmd, uarg, sizeof(hcmd)))
 		return -EFAULT;
-	if (current->mm != dfile->mm)
+	if (current->mm != dm->mm)
 		return -EPERM;
 	ret = dmirror_check_range(&hcmd, desc->nopages);
 	if (ret)
@@ -101,7 +100,7 @@ long dmirror_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 
 	hcmd.cpages = 0;
 	hcmd.faults = 0;
-	ret = desc->fn(dfile, &hcmd);
+	ret = desc->fn(dm, &hcmd);
 	if (ret)
 		return ret;
 	if (copy_to_user(uarg, &hcmd, sizeof(hcmd)))

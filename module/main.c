@@ -7,6 +7,7 @@
 #include <linux/ioport.h>
 #include <linux/kobject.h>
 #include <linux/mm.h>
+#include <linux/mmu_notifier.h>
 #include <linux/module.h>
 
 #include "dmirror.h"
@@ -98,9 +99,12 @@ static int __init dmirror_init(void)
 	if (ret)
 		return ret;
 
-	ret = dmirror_chardev_init();
+	ret = dmirror_debugfs_init();
 	if (ret)
 		return ret;
+	ret = dmirror_chardev_init();
+	if (ret)
+		goto err_debugfs;
 
 	ret = dmirror_chardev_add(0, HMM_DMIRROR_MEMORY_DEVICE_PRIVATE, 0);
 	if (!ret)
@@ -111,18 +115,25 @@ static int __init dmirror_init(void)
 	if (!ret && spm_addr_dev1)
 		ret = dmirror_chardev_add(3, HMM_DMIRROR_MEMORY_DEVICE_COHERENT,
 					  spm_addr_dev1);
-	if (ret) {
-		dmirror_chardev_exit();
-		return ret;
-	}
+	if (ret)
+		goto err_chardev;
 	pr_info("loaded: %u device-private and %u device-coherent devices\n",
 		DMIRROR_NPRIVATE, spm_addr_dev0 ? 2U : 0U);
 	return 0;
+
+err_chardev:
+	dmirror_chardev_exit();
+err_debugfs:
+	dmirror_debugfs_exit();
+	return ret;
 }
 
 static void __exit dmirror_exit(void)
 {
 	dmirror_chardev_exit();
+	/* Wait for the SRCU callbacks that free our per-mm state. */
+	mmu_notifier_synchronize();
+	dmirror_debugfs_exit();
 }
 
 module_init(dmirror_init);

@@ -40,7 +40,9 @@ build() {
 	work="$HMM_CACHE/lint/$kver"
 	rm -rf "$work"
 	mkdir -p "$work"
+	mkdir -p "$work/scripts"
 	cp -r "$HMM_REPO/Kbuild" "$HMM_REPO/module" "$HMM_REPO/uapi" "$work/"
+	cp "$HMM_REPO/scripts/conftest.sh" "$work/scripts/"
 	log="$work/build.log"
 	if ! make -C "$kdir/linux" M="$work" "$@" modules >"$log" 2>&1; then
 		cat "$log"

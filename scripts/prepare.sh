@@ -18,7 +18,9 @@ work="$HMM_CACHE/work/$(basename "$kdir")${HMM_WORK_TAG:+.$HMM_WORK_TAG}"
 rm -rf "$work"
 mkdir -p "$work/src" "$work/tests"
 
+mkdir -p "$work/src/scripts"
 cp -r "$HMM_REPO/Kbuild" "$HMM_REPO/module" "$HMM_REPO/uapi" "$work/src/"
+cp "$HMM_REPO/scripts/conftest.sh" "$work/src/scripts/"
 if ! make -C "$tree" M="$work/src" modules >"$work/module.log" 2>&1; then
 	cat "$work/module.log" >&2
 	die "building hmm_dmirror.ko against $kver failed"

@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_dmirror mirror: the device page table of one open file, kept coherent
+ * with the CPU page tables by an interval notifier, and the READ and WRITE
+ * ioctls that go through it.
+ */
+#include <linux/highmem.h>
+#include <linux/hmm.h>
+#include <linux/jiffies.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/page-flags.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "compat.h"
+#include "dmirror.h"
+
+/**
+ * DOC: device page table
+ *
+ * One xarray per mirror, indexed by virtual page number. An entry is the
+ * struct page the device maps at that address, tagged with the access it
+ * has (DMIRROR_PT_READ or DMIRROR_PT_WRITE). A miss is a device fault:
+ * hmm_range_fault() fills a window of pfns under mmap_read_lock, and the
+ * entries are stored under the mirror lock only if
+ * mmu_interval_read_retry() says no invalidation ran in between.
+ *
+ * The invalidate callback clears the entries of the range under the mirror
+ * lock. It skips the MMU_NOTIFY_MIGRATE events this device's own
+ * migrations raise (the migration code updates the table itself), and for
+ * non-blockable ranges it only tries the lock and refuses the invalidation
+ * if it is busy.
+ *
+ * Stores under the mirror lock use GFP_NOWAIT (the lock is taken from
+ * reclaim); when that fails the node is reserved with GFP_KERNEL outside
+ * the lock and the fault round is repeated.
+ */
+
+/*
+ * Entries of the table. A struct page pointer is at least 4-byte aligned,
+ * which leaves the two tag bits of an xarray tagged pointer for the access.
+ */
+static void *dmirror_pt_entry(struct page *page, unsigned int access)
+{
+	return xa_tag_pointer(page, access);
+}
+
+static struct page *dmirror_pt_page(void *entry)
+{
+	return xa_untag_pointer(entry);
+}
+
+static unsigned int dmirror_pt_access(void *entry)
+{
+	return xa_pointer_tag(entry);
+}
+
+/* Drop the entries of [start, end). Context: mirror lock held. */
+static void dmirror_pt_zap(struct dmirror *dm, unsigned long start,
+			   unsigned long end)
+{
+	unsigned long first = start >> PAGE_SHIFT;
+	unsigned long last = (end >> PAGE_SHIFT) - 1;
+	unsigned long index;
+	void *entry;
+
+	lockdep_assert_held(&dm->lock);
+	xa_for_each_range(&dm->pt, index, entry, first, last)
+		xa_erase(&dm->pt, index);
+}
+
+/**
+ * dmirror_mirror_zap_all() - empty the device page table
+ * @dm: the mirror
+ *
+ * Used when the mm exits. Context: may sleep (takes the mirror lock).
+ */
+void dmirror_mirror_zap_all(struct dmirror *dm)
+{
+	mutex_lock(&dm->lock);
+	dmirror_pt_zap(dm, 0, ULONG_MAX & PAGE_MASK);
+	mutex_unlock(&dm->lock);
+}
+
+/**
+ * dmirror_mirror_lock_for_invalidate() - take the mirror lock for an
+ * invalidation, without sleeping when the range is not blockable
+ * @dm:    the mirror
+ * @range: the invalidation
+ *
+ * Return: true with the mirror lock held, or false (non-blockable range,
+ * lock busy) without it; the caller then refuses the invalidation.
+ */
+bool dmirror_mirror_lock_for_invalidate(struct dmirror *dm,
+					const struct mmu_notifier_range *range)
+{
+	if (mmu_notifier_range_blockable(range)) {
+		mutex_lock(&dm->lock);
+		return true;
+	}
+	if (mutex_trylock(&dm->lock)) {
+		dmirror_stat_add(dm, DMIRROR_STAT_NONBLOCK, 1);
+		return true;
+	}
+	dmirror_stat_add(dm, DMIRROR_STAT_NONBLOCK_REFUSED, 1);
+	return false;
+}
+
+static bool dmirror_invalidate(struct mmu_interval_notifier *mni,
+			       const struct mmu_notifier_range *range,
+			       unsigned long cur_seq)
+{
+	struct dmirror *dm = container_of(mni, struct dmirror, notifier);
+
+	/* Our own migration: the migration code keeps the table right. */
+	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == dm->mdev) {
+		dmirror_stat_add(dm, DMIRROR_STAT_OWN_MIGRATE, 1);
+		return true;
+	}
+
+	if (!dmirror_mirror_lock_for_invalidate(dm, range))
+		return false;
+	mmu_interval_set_seq(mni, cur_seq);
+	dmirror_pt_zap(dm, range->start, range->end);
+	mutex_unlock(&dm->lock);
+	dmirror_stat_add(dm, DMIRROR_STAT_INVALIDATE, 1);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops dmirror_mni_ops = {
+	.invalidate = dmirror_invalidate,
+};
+
+/*
+ * Enter what hmm_range_fault() found into the table.
+ * Context: mirror lock held, sequence checked.
+ * Return: 0, or -ENOMEM with *@failed set to the index that needs a node.
+ */
+static int dmirror_pt_update(struct dmirror *dm, struct hmm_range *range,
+			     unsigned long *failed)
+{
+	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT;
+	unsigned long first = range->start >> PAGE_SHIFT;
+	unsigned long i, done = 0;
+	int ret = 0;
+
+	lockdep_assert_held(&dm->lock);
+	for (i = 0; i < npages; i++) {
+		unsigned long pfn = range->hmm_pfns[i];
+		unsigned int access;
+		void *old;
+
+		if (!(pfn & HMM_PFN_VALID))
+			continue;
+		access = (pfn & HMM_PFN_WRITE) ? DMIRROR_PT_WRITE :
+						 DMIRROR_PT_READ;
+		old = xa_store(&dm->pt, first + i,
+			       dmirror_pt_entry(hmm_pfn_to_page(pfn), access),
+			       GFP_NOWAIT | __GFP_NOWARN);
+		if (xa_is_err(old)) {
+			ret = xa_err(old);
+			*failed = first + i;
+			break;
+		}
+		done++;
+	}
+	dmirror_stat_add(dm, DMIRROR_STAT_PAGES_FAULTED, done);
+	return ret;
+}
+
+/*
+ * Fault one window into the device page table, following the interval
+ * notifier protocol. Context: mm users held, no lock held.
+ */
+static int dmirror_fault_window(struct dmirror *dm, struct hmm_range *range)
+{
+	unsigned long timeout = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
+	unsigned long failed;
+	int ret;
+
+	for (;;) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+
+		range->notifier_seq = mmu_interval_read_begin(range->notifier);
+		mmap_read_lock(dm->mm);
+		ret = hmm_range_fault(range);
+		mmap_read_unlock(dm->mm);
+		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+
+		mutex_lock(&dm->lock);
+		if (mmu_interval_read_retry(range->notifier,
+					    range->notifier_seq)) {
+			mutex_unlock(&dm->lock);
+			continue;
+		}
+		ret = dmirror_pt_update(dm, range, &failed);
+		mutex_unlock(&dm->lock);
+		if (ret != -ENOMEM)
+			return ret;
+		/* Allocate the missing node where reclaim is allowed. */
+		ret = xa_reserve(&dm->pt, failed, GFP_KERNEL);
+		if (ret)
+			return ret;
+	}
+}
+
+/**
+ * struct dmirror_xfer - working memory of one READ or WRITE ioctl
+ * @pfns: hmm_range_fault() output for one window
+ * @buf:  bounce buffer for one batch of data
+ *
+ * Its size is fixed: no kernel buffer grows with the request.
+ */
+struct dmirror_xfer {
+	unsigned long pfns[DMIRROR_WINDOW_PAGES];
+	u8 buf[DMIRROR_BATCH_PAGES * PAGE_SIZE];
+};
+
+/*
+ * One device fault: make [start, end) present in the device page table,
+ * window by window. Counted as one round however many windows it takes.
+ */
+static int dmirror_fault(struct dmirror *dm, struct dmirror_xfer *x,
+			 unsigned long start, unsigned long end, bool write)
+{
+	struct hmm_range range = {
+		.notifier		= &dm->notifier,
+		.hmm_pfns		= x->pfns,
+		.default_flags		= HMM_PFN_REQ_FAULT |
+					  (write ? HMM_PFN_REQ_WRITE : 0),
+		.dev_private_owner	= dm->mdev,
+	};
+	unsigned long addr;
+	int ret;
+
+	dmirror_stat_add(dm, DMIRROR_STAT_FAULT_ROUNDS, 1);
+	for (addr = start; addr < end; addr = range.end) {
+		range.start = addr;
+		range.end = min(end, addr + DMIRROR_WINDOW_PAGES * PAGE_SIZE);
+		ret = dmirror_fault_window(dm, &range);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Refuse a range the device cannot access before touching anything, so a
+ * failed READ leaves the user buffer and a failed WRITE the memory as they
+ * were: a hole or a VMA without read access (or without struct pages) is
+ * -EFAULT, a VMA without write access for a write -EPERM.
+ */
+static int dmirror_check_vmas(struct dmirror *dm, unsigned long start,
+			      unsigned long end, bool write)
+{
+	struct vm_area_struct *vma;
+	unsigned long addr;
+	int ret = 0;
+
+	mmap_read_lock(dm->mm);
+	for (addr = start; addr < end; addr = vma->vm_end) {
+		vma = find_vma(dm->mm, addr);
+		if (!vma || vma->vm_start > addr ||
+		    !(vma->vm_flags & VM_READ) ||
+		    (vma->vm_flags & (VM_IO | VM_PFNMAP))) {
+			ret = -EFAULT;
+			break;
+		}
+		if (write && !(vma->vm_flags & VM_WRITE)) {
+			ret = -EPERM;
+			break;
+		}
+	}
+	mmap_read_unlock(dm->mm);
+	return ret;
+}
+
+static void dmirror_copy_from_page(struct page *page, void *dst)
+{
+	void *src = kmap_local_page(page);
+
+	memcpy(dst, src, PAGE_SIZE);
+	kunmap_local(src);
+}
+
+static void dmirror_copy_to_page(struct page *page, const void *src)
+{
+	struct folio *folio = page_folio(page);
+	void *dst = kmap_local_page(page);
+
+	memcpy(dst, src, PAGE_SIZE);
+	kunmap_local(dst);
+	/* Anonymous and shmem folios need no lock to be marked dirty. */
+	if (folio_test_swapbacked(folio))
+		folio_mark_dirty(folio);
+}
+
+/*
+ * Copy the mirrored pages of [addr, end) into @buf, up to the first miss.
+ * Return: the address of the first page not copied.
+ */
+static unsigned long dmirror_read_mirrored(struct dmirror *dm, u8 *buf,
+					   unsigned long addr,
+					   unsigned long end)
+{
+	mutex_lock(&dm->lock);
+	for (; addr < end; addr += PAGE_SIZE, buf += PAGE_SIZE) {
+		void *entry = xa_load(&dm->pt, addr >> PAGE_SHIFT);
+
+		if (!entry)
+			break;
+		dmirror_copy_from_page(dmirror_pt_page(entry), buf);
+	}
+	mutex_unlock(&dm->lock);
+	return addr;
+}
+
+/* Write @buf to the pages of [addr, end) mapped writable, up to a miss. */
+static unsigned long dmirror_write_mirrored(struct dmirror *dm, const u8 *buf,
+					    unsigned long addr,
+					    unsigned long end)
+{
+	mutex_lock(&dm->lock);
+	for (; addr < end; addr += PAGE_SIZE, buf += PAGE_SIZE) {
+		void *entry = xa_load(&dm->pt, addr >> PAGE_SHIFT);
+
+		if (!entry || dmirror_pt_access(entry) != DMIRROR_PT_WRITE)
+			break;
+		dmirror_copy_to_page(dmirror_pt_page(entry), buf);
+	}
+	mutex_unlock(&dm->lock);
+	return addr;
+}
+
+static struct dmirror_xfer *dmirror_xfer_alloc(void)
+{
+	return kvmalloc(sizeof(struct dmirror_xfer), GFP_KERNEL);
+}
+
+/**
+ * dmirror_mirror_read() - HMM_DMIRROR_READ
+ * @dm:  the mirror
+ * @cmd: validated command; cpages and faults are filled in
+ *
+ * Batch by batch: copy what the device maps, fault the rest of the range
+ * on a miss, and hand each batch to the user buffer.
+ *
+ * Context: process context in @dm->mm.
+ * Return: 0 or a negative errno (uapi/hmm_dmirror.h).
+ */
+int dmirror_mirror_read(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long start = cmd->addr;
+	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
+	u8 __user *uptr = u64_to_user_ptr(cmd->ptr);
+	unsigned long addr = start;
+	struct dmirror_xfer *x;
+	int ret;
+
+	ret = dmirror_check_vmas(dm, start, end, false);
+	if (ret)
+		return ret;
+	x = dmirror_xfer_alloc();
+	if (!x)
+		return -ENOMEM;
+
+	while (addr < end) {
+		unsigned long bend = min(end, addr +
+					 DMIRROR_BATCH_PAGES * PAGE_SIZE);
+		unsigned long next = dmirror_read_mirrored(dm, x->buf, addr,
+							   bend);
+
+		if (next > addr) {
+			if (copy_to_user(uptr + (addr - start), x->buf,
+					 next - addr)) {
+				ret = -EFAULT;
+				break;
+			}
+			cmd->cpages += (next - addr) >> PAGE_SHIFT;
+			addr = next;
+		}
+		if (addr < bend) {
+			ret = dmirror_fault(dm, x, addr, end, false);
+			if (ret)
+				break;
+			cmd->faults++;
+		}
+	}
+	kvfree(x);
+	return ret;
+}
+
+/**
+ * dmirror_mirror_write() - HMM_DMIRROR_WRITE
+ * @dm:  the mirror
+ * @cmd: validated command; cpages and faults are filled in
+ *
+ * Batch by batch: take the data from the user buffer, write it through the
+ * device's writable entries, fault the rest of the range for writing on a
+ * miss. Pages written before an error stay written.
+ *
+ * Context: process context in @dm->mm.
+ * Return: 0 or a negative errno (uapi/hmm_dmirror.h).
+ */
+int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long start = cmd->addr;
+	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
+	const u8 __user *uptr = u64_to_user_ptr(cmd->ptr);
+	unsigned long addr = start;
+	struct dmirror_xfer *x;
+	int ret;
+
+	ret = dmirror_check_vmas(dm, start, end, true);
+	if (ret)
+		return ret;
+	x = dmirror_xfer_alloc();
+	if (!x)
+		return -ENOMEM;
+
+	while (addr < end) {
+		unsigned long bstart = addr;
+		unsigned long bend = min(end, addr +
+					 DMIRROR_BATCH_PAGES * PAGE_SIZE);
+
+		if (copy_from_user(x->buf, uptr + (addr - start),
+				   bend - addr)) {
+			ret = -EFAULT;
+			break;
+		}
+		while (addr < bend) {
+			unsigned long next;
+
+			next = dmirror_write_mirrored(dm, x->buf +
+						      (addr - bstart),
+						      addr, bend);
+			cmd->cpages += (next - addr) >> PAGE_SHIFT;
+			addr = next;
+			if (addr == bend)
+				break;
+			ret = dmirror_fault(dm, x, addr, end, true);
+			if (ret)
+				goto out;
+			cmd->faults++;
+		}
+	}
+out:
+	kvfree(x);
+	return ret;
+}
+
+/**
+ * dmirror_mirror_create() - the mirror of the current mm on @mdev
+ * @mdev: the device being opened
+ *
+ * Context: process context (open()).
+ * Return: the new mirror or an ERR_PTR().
+ */
+struct dmirror *dmirror_mirror_create(struct dmirror_device *mdev)
+{
+	struct mm_struct *mm = current->mm;
+	struct dmirror *dm;
+	int ret;
+
+	if (!mm)
+		return ERR_PTR(-EINVAL);
+	dm = kzalloc(sizeof(*dm), GFP_KERNEL);
+	if (!dm)
+		return ERR_PTR(-ENOMEM);
+	dm->mdev = mdev;
+	mutex_init(&dm->lock);
+	xa_init(&dm->pt);
+	mmgrab(mm);
+	dm->mm = mm;
+
+	dm->dmm = dmirror_mm_get(mm);
+	if (IS_ERR(dm->dmm)) {
+		ret = PTR_ERR(dm->dmm);
+		goto err_mm;
+	}
+	ret = mmu_interval_notifier_insert(&dm->notifier, mm, 0,
+					   ULONG_MAX & PAGE_MASK,
+					   &dmirror_mni_ops);
+	if (ret)
+		goto err_dmm;
+
+	get_device(&mdev->dev);
+	dmirror_mm_add_mirror(dm->dmm, dm);
+	dmirror_stat_add(dm, DMIRROR_STAT_MIRRORS, 1);
+	return dm;
+
+err_dmm:
+	dmirror_mm_put(dm->dmm);
+err_mm:
+	mmdrop(mm);
+	kfree(dm);
+	return ERR_PTR(ret);
+}
+
+/**
+ * dmirror_mirror_destroy() - tear down a mirror at file release
+ * @dm: the mirror
+ *
+ * Context: process context; waits for running invalidations.
+ */
+void dmirror_mirror_destroy(struct dmirror *dm)
+{
+	struct dmirror_device *mdev = dm->mdev;
+
+	dmirror_stat_add(dm, DMIRROR_STAT_MIRRORS, -1);
+	dmirror_mm_del_mirror(dm->dmm, dm);
+	mmu_interval_notifier_remove(&dm->notifier);
+	xa_destroy(&dm->pt);
+	dmirror_mm_put(dm->dmm);
+	mmdrop(dm->mm);
+	kfree(dm);
+	put_device(&mdev->dev);
+}
