@@ -87,6 +87,9 @@ int dmirror_chardev_add(unsigned int id, enum hmm_dmirror_memory_type mtype,
 	mdev->id = id;
 	mdev->mtype = mtype;
 	mdev->spm_base = spm_base;
+	mutex_init(&mdev->mirrors_lock);
+	INIT_LIST_HEAD(&mdev->mirrors);
+	dmirror_devmem_init(mdev);
 
 	device_initialize(&mdev->dev);
 	mdev->dev.class = &dmirror_class;
@@ -149,6 +152,8 @@ void dmirror_chardev_exit(void)
 		if (!mdev)
 			continue;
 		dmirror_devices[id] = NULL;
+		/* No file is open; pages may still be mapped by processes. */
+		dmirror_devmem_release(mdev, true);
 		debugfs_remove(mdev->debugfs);
 		cdev_device_del(&mdev->cdev, &mdev->dev);
 		put_device(&mdev->dev);

@@ -14,14 +14,55 @@
 
 #include "dmirror_conftest.h"
 
+/* The pagemap of a ZONE_DEVICE page. */
+static inline struct dev_pagemap *dmirror_page_pgmap(const struct page *page)
+{
+#ifdef DMIRROR_HAVE_PAGE_PGMAP
+	return page_pgmap(page);
+#else
+	return page->pgmap;
+#endif
+}
+
 /* The pgmap owner of a ZONE_DEVICE page. */
 static inline void *dmirror_page_owner(const struct page *page)
 {
-#ifdef DMIRROR_HAVE_PAGE_PGMAP
-	return page_pgmap(page)->owner;
+	return dmirror_page_pgmap(page)->owner;
+}
+
+/* Hand out a free device page: reference count 1, pgmap ref, locked. */
+static inline void dmirror_zone_device_page_init(struct page *page)
+{
+#ifdef DMIRROR_HAVE_ZONE_DEVICE_PAGE_INIT_ORDER
+	zone_device_page_init(page, page_pgmap(page), 0);
 #else
-	return page->pgmap->owner;
+	zone_device_page_init(page);
 #endif
 }
+
+/*
+ * The pgmap callback that returns freed device memory: page_free(page)
+ * until 6.18, folio_free(folio) since. DMIRROR_DEFINE_PGMAP_FREE(name, fn)
+ * defines callback @name calling fn(struct page *) for every page of what
+ * was freed; DMIRROR_PGMAP_FREE_OP names the dev_pagemap_ops field.
+ */
+#ifdef DMIRROR_HAVE_PGMAP_FOLIO_FREE
+#define DMIRROR_PGMAP_FREE_OP	folio_free
+#define DMIRROR_DEFINE_PGMAP_FREE(name, fn)				\
+static void name(struct folio *folio)					\
+{									\
+	long i;								\
+									\
+	for (i = 0; i < folio_nr_pages(folio); i++)			\
+		fn(folio_page(folio, i));				\
+}
+#else
+#define DMIRROR_PGMAP_FREE_OP	page_free
+#define DMIRROR_DEFINE_PGMAP_FREE(name, fn)				\
+static void name(struct page *page)					\
+{									\
+	fn(page);							\
+}
+#endif
 
 #endif /* _HMM_DMIRROR_COMPAT_H */

@@ -9,6 +9,8 @@
 #include <linux/cdev.h>
 #include <linux/device.h>
 #include <linux/list.h>
+#include <linux/memremap.h>
+#include <linux/mm.h>
 #include <linux/mm_types.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
@@ -50,12 +52,17 @@
  * Lock order (outermost first):
  *
  * 1. dmirror_mm_mutex (mm.c): creation and last put of dmirror_mm.
- * 2. mmap_lock of the mm (taken by mmu_notifier_get(), hmm_range_fault()).
- * 3. dmirror_mm.lock: the mm's list of mirrors.
- * 4. dmirror.lock, "the mirror lock": the device page table. Taken by the
+ * 2. dmirror_devmem.chunk_lock (devmem.c): adding and removing chunks.
+ * 3. mmap_lock of the mm (taken by mmu_notifier_get(), hmm_range_fault(),
+ *    migrations).
+ * 4. page locks (migration, the CPU fault handler).
+ * 5. dmirror_device.mirrors_lock: the device's list of mirrors.
+ * 6. dmirror_mm.lock: the mm's list of mirrors.
+ * 7. dmirror.lock, "the mirror lock": the device page table. Taken by the
  *    invalidate callback, i.e. under mmap_lock, page locks and from
  *    reclaim, so nothing under it may allocate with reclaim, take
  *    mmap_lock, lock a page or touch user memory.
+ * 8. dmirror_devmem.lock (a spinlock, irq-safe): free bitmaps and counts.
  */
 
 /* Number of device nodes the module can create: 2 private + 2 coherent. */
@@ -71,6 +78,10 @@
 #define DMIRROR_BATCH_PAGES	64
 /* An unstable range is given up (-EBUSY) after this long. */
 #define DMIRROR_BUSY_MS		1000
+/* Device memory is allocated and evicted in blocks of this many pages. */
+#define DMIRROR_BLOCK_PAGES	512
+/* Upper bound of chunks per device (devmem_mib / chunk_mib). */
+#define DMIRROR_MAX_CHUNKS	64
 
 /**
  * enum dmirror_stat - counters kept per device and per mm
@@ -83,6 +94,14 @@
  * @DMIRROR_STAT_FAULT_ROUNDS: device fault rounds (hmm_range_fault sequences)
  * @DMIRROR_STAT_PAGES_FAULTED: pages entered in a device page table by faults
  * @DMIRROR_STAT_MIRRORS: open mirrors (a gauge, not a counter)
+ * @DMIRROR_NR_MM_STATS: counters above this are kept per device only
+ * @DMIRROR_STAT_RESIDENT: device pages in use (gauge)
+ * @DMIRROR_STAT_CHUNKS: device memory chunks (gauge)
+ * @DMIRROR_STAT_CAPACITY: device memory capacity in pages (constant)
+ * @DMIRROR_STAT_EVICTED: pages moved back by eviction, RELEASE or close
+ * @DMIRROR_STAT_MIGRATED_TO_DEV: pages migrated to the device
+ * @DMIRROR_STAT_MIGRATED_TO_SYS: pages moved back by MIGRATE_TO_SYS
+ * @DMIRROR_STAT_CPU_FAULTS: pages moved back by CPU faults
  * @DMIRROR_NR_STATS: number of counters
  */
 enum dmirror_stat {
@@ -93,6 +112,14 @@ enum dmirror_stat {
 	DMIRROR_STAT_FAULT_ROUNDS,
 	DMIRROR_STAT_PAGES_FAULTED,
 	DMIRROR_STAT_MIRRORS,
+	DMIRROR_NR_MM_STATS,
+	DMIRROR_STAT_RESIDENT = DMIRROR_NR_MM_STATS,
+	DMIRROR_STAT_CHUNKS,
+	DMIRROR_STAT_CAPACITY,
+	DMIRROR_STAT_EVICTED,
+	DMIRROR_STAT_MIGRATED_TO_DEV,
+	DMIRROR_STAT_MIGRATED_TO_SYS,
+	DMIRROR_STAT_CPU_FAULTS,
 	DMIRROR_NR_STATS
 };
 
@@ -105,6 +132,53 @@ struct dmirror_stats {
 };
 
 /**
+ * struct dmirror_chunk - one range of device memory (devmem.c)
+ * @pgmap:       the ZONE_DEVICE pagemap; its owner is the device
+ * @mdev:        the device (reference held)
+ * @res:         the physical address range
+ * @vram:        storage of the pages' contents, PAGE_SIZE per page
+ * @base_pfn:    first pfn
+ * @npages:      pages in the chunk
+ * @free:        bitmap of free pages
+ * @nr_free:     free pages
+ * @hint:        where the next allocation starts looking
+ * @block_stamp: per block, when a page was last allocated from it
+ * @block_used:  per block, pages in use
+ * @dying:       being released: no allocation from it
+ */
+struct dmirror_chunk {
+	struct dev_pagemap pgmap;
+	struct dmirror_device *mdev;
+	struct resource *res;
+	void *vram;
+	unsigned long base_pfn;
+	unsigned long npages;
+	unsigned long *free;
+	unsigned long nr_free;
+	unsigned long hint;
+	u64 *block_stamp;
+	unsigned int *block_used;
+	bool dying;
+};
+
+/**
+ * struct dmirror_devmem - the device memory of one device (devmem.c)
+ * @lock:       protects the chunks' bitmaps, blocks and counts, @chunks
+ *              slots and @stamp
+ * @chunk_lock: serialises adding and removing chunks
+ * @chunks:     the chunks, NULL where none
+ * @max_chunks: capacity in chunks
+ * @stamp:      allocation clock for the blocks' ages
+ */
+struct dmirror_devmem {
+	spinlock_t lock;
+	struct mutex chunk_lock;
+	struct dmirror_chunk *chunks[DMIRROR_MAX_CHUNKS];
+	unsigned int max_chunks;
+	u64 stamp;
+};
+
+/**
  * struct dmirror_device - one emulated HMM device
  * @dev:      device model object; owns the lifetime of this structure
  * @cdev:     character device behind /dev/hmm_dmirror@id
@@ -113,6 +187,9 @@ struct dmirror_stats {
  * @spm_base: physical base of the coherent window (coherent devices only)
  * @stats:    device-wide counters
  * @debugfs:  this device's debugfs directory
+ * @mem:      device memory
+ * @mirrors_lock: protects @mirrors
+ * @mirrors:  every open mirror of this device
  */
 struct dmirror_device {
 	struct device dev;
@@ -122,6 +199,9 @@ struct dmirror_device {
 	phys_addr_t spm_base;
 	struct dmirror_stats stats;
 	struct dentry *debugfs;
+	struct dmirror_devmem mem;
+	struct mutex mirrors_lock;
+	struct list_head mirrors;
 };
 
 /**
@@ -154,6 +234,7 @@ struct dmirror_mm {
  * @pt:       device page table: index = virtual address >> PAGE_SHIFT,
  *            entry = struct page pointer tagged with a DMIRROR_PT_* access
  * @mm_link:  entry in @dmm->mirrors, under @dmm->lock
+ * @dev_link: entry in @mdev->mirrors, under @mdev->mirrors_lock
  * @flags:    HMM_DMIRROR_FLAG_* word set by HMM_DMIRROR_FLAGS
  */
 struct dmirror {
@@ -164,12 +245,23 @@ struct dmirror {
 	struct mutex lock;
 	struct xarray pt;
 	struct list_head mm_link;
+	struct list_head dev_link;
 	u64 flags;
 };
 
-/* Access an entry of the device page table grants (its xarray tag). */
-#define DMIRROR_PT_READ		1
-#define DMIRROR_PT_WRITE	2
+/*
+ * Access an entry of the device page table grants, kept in the two tag bits
+ * of an xarray tagged pointer. Tag 2 is never used: the xarray reserves
+ * that pattern for its internal entries.
+ */
+#define DMIRROR_PT_READ		0
+#define DMIRROR_PT_WRITE	1
+
+/* A device page-table entry: a struct page pointer tagged with its access. */
+static inline void *dmirror_pt_entry(struct page *page, unsigned int access)
+{
+	return xa_tag_pointer(page, access);
+}
 
 /* stats.c */
 void dmirror_stat_add(struct dmirror *dm, enum dmirror_stat stat, s64 n);
@@ -193,6 +285,25 @@ bool dmirror_mirror_lock_for_invalidate(struct dmirror *dm,
 					const struct mmu_notifier_range *range);
 int dmirror_mirror_read(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+
+/* devmem.c */
+int dmirror_devmem_check_params(void);
+void dmirror_devmem_init(struct dmirror_device *mdev);
+int dmirror_devmem_release(struct dmirror_device *mdev, bool wait);
+void *dmirror_devmem_page_data(struct page *page);
+unsigned int dmirror_devmem_alloc(struct dmirror_device *mdev,
+				  struct page **pages, unsigned int n);
+unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
+					 unsigned long first_pfn,
+					 unsigned long npages);
+
+/* migrate.c */
+int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+int dmirror_migrate_to_sys(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+void dmirror_migrate_evict_mm(struct dmirror *dm);
+vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf);
+void dmirror_copy_device_to_page(struct page *spage, struct page *dpage);
 
 /* snapshot.c */
 int dmirror_snapshot(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);

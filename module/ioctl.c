@@ -20,6 +20,12 @@ static int dmirror_ioctl_flags(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	return 0;
 }
 
+static int dmirror_ioctl_release(struct dmirror *dm,
+				 struct hmm_dmirror_cmd *cmd)
+{
+	return dmirror_devmem_release(dm->mdev, false);
+}
+
 typedef int (*dmirror_ioctl_fn)(struct dmirror *dm,
 				struct hmm_dmirror_cmd *cmd);
 
@@ -38,12 +44,12 @@ struct dmirror_ioctl_desc {
 static const struct dmirror_ioctl_desc dmirror_ioctls[] = {
 	{ HMM_DMIRROR_READ,		dmirror_mirror_read,	false },
 	{ HMM_DMIRROR_WRITE,		dmirror_mirror_write,	false },
-	{ HMM_DMIRROR_MIGRATE_TO_DEV,	NULL,			false },
-	{ HMM_DMIRROR_MIGRATE_TO_SYS,	NULL,			false },
+	{ HMM_DMIRROR_MIGRATE_TO_DEV,	dmirror_migrate_to_dev,	false },
+	{ HMM_DMIRROR_MIGRATE_TO_SYS,	dmirror_migrate_to_sys,	false },
 	{ HMM_DMIRROR_SNAPSHOT,		dmirror_snapshot,	false },
 	{ HMM_DMIRROR_EXCLUSIVE,	NULL,			false },
 	{ HMM_DMIRROR_CHECK_EXCLUSIVE,	NULL,			false },
-	{ HMM_DMIRROR_RELEASE,		NULL,			false },
+	{ HMM_DMIRROR_RELEASE,		dmirror_ioctl_release,	false },
 	{ HMM_DMIRROR_FLAGS,		dmirror_ioctl_flags,	true },
 	{ HMM_DMIRROR_READ_UNLOCKED,	NULL,			false },
 };

@@ -95,6 +95,9 @@ static int __init dmirror_init(void)
 	ret = dmirror_check_params();
 	if (ret)
 		return ret;
+	ret = dmirror_devmem_check_params();
+	if (ret)
+		return ret;
 	ret = dmirror_check_conflict();
 	if (ret)
 		return ret;

@@ -39,15 +39,6 @@
  * the lock and the fault round is repeated.
  */
 
-/*
- * Entries of the table. A struct page pointer is at least 4-byte aligned,
- * which leaves the two tag bits of an xarray tagged pointer for the access.
- */
-static void *dmirror_pt_entry(struct page *page, unsigned int access)
-{
-	return xa_tag_pointer(page, access);
-}
-
 static struct page *dmirror_pt_page(void *entry)
 {
 	return xa_untag_pointer(entry);
@@ -134,13 +125,24 @@ static const struct mmu_interval_notifier_ops dmirror_mni_ops = {
 	.invalidate = dmirror_invalidate,
 };
 
+/* Is @page in this device's own memory? */
+static bool dmirror_is_own_page(struct dmirror *dm, struct page *page)
+{
+	return (is_device_private_page(page) ||
+		is_device_coherent_page(page)) &&
+	       dmirror_page_owner(page) == dm->mdev;
+}
+
 /*
- * Enter what hmm_range_fault() found into the table.
+ * Enter what hmm_range_fault() found into the table; with @own_only, only
+ * pages in this device's memory, after which every page of the window must
+ * have an entry (-ENOENT otherwise).
  * Context: mirror lock held, sequence checked.
- * Return: 0, or -ENOMEM with *@failed set to the index that needs a node.
+ * Return: 0, -ENOENT, or -ENOMEM with *@failed set to the index that
+ * needs a node.
  */
 static int dmirror_pt_update(struct dmirror *dm, struct hmm_range *range,
-			     unsigned long *failed)
+			     bool own_only, unsigned long *failed)
 {
 	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT;
 	unsigned long first = range->start >> PAGE_SHIFT;
@@ -150,24 +152,31 @@ static int dmirror_pt_update(struct dmirror *dm, struct hmm_range *range,
 	lockdep_assert_held(&dm->lock);
 	for (i = 0; i < npages; i++) {
 		unsigned long pfn = range->hmm_pfns[i];
+		struct page *page;
 		unsigned int access;
 		void *old;
 
 		if (!(pfn & HMM_PFN_VALID))
 			continue;
+		page = hmm_pfn_to_page(pfn);
+		if (own_only && !dmirror_is_own_page(dm, page))
+			continue;
 		access = (pfn & HMM_PFN_WRITE) ? DMIRROR_PT_WRITE :
 						 DMIRROR_PT_READ;
 		old = xa_store(&dm->pt, first + i,
-			       dmirror_pt_entry(hmm_pfn_to_page(pfn), access),
+			       dmirror_pt_entry(page, access),
 			       GFP_NOWAIT | __GFP_NOWARN);
 		if (xa_is_err(old)) {
-			ret = xa_err(old);
 			*failed = first + i;
-			break;
+			return xa_err(old);
 		}
 		done++;
 	}
-	dmirror_stat_add(dm, DMIRROR_STAT_PAGES_FAULTED, done);
+	if (!own_only)
+		dmirror_stat_add(dm, DMIRROR_STAT_PAGES_FAULTED, done);
+	for (i = 0; own_only && i < npages && !ret; i++)
+		if (!xa_load(&dm->pt, first + i))
+			ret = -ENOENT;
 	return ret;
 }
 
@@ -175,7 +184,8 @@ static int dmirror_pt_update(struct dmirror *dm, struct hmm_range *range,
  * Fault one window into the device page table, following the interval
  * notifier protocol. Context: mm users held, no lock held.
  */
-static int dmirror_fault_window(struct dmirror *dm, struct hmm_range *range)
+static int dmirror_fault_window(struct dmirror *dm, struct hmm_range *range,
+				bool own_only)
 {
 	unsigned long timeout = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
 	unsigned long failed;
@@ -202,7 +212,7 @@ static int dmirror_fault_window(struct dmirror *dm, struct hmm_range *range)
 			mutex_unlock(&dm->lock);
 			continue;
 		}
-		ret = dmirror_pt_update(dm, range, &failed);
+		ret = dmirror_pt_update(dm, range, own_only, &failed);
 		mutex_unlock(&dm->lock);
 		if (ret != -ENOMEM)
 			return ret;
@@ -246,7 +256,7 @@ static int dmirror_fault(struct dmirror *dm, struct dmirror_xfer *x,
 	for (addr = start; addr < end; addr = range.end) {
 		range.start = addr;
 		range.end = min(end, addr + DMIRROR_WINDOW_PAGES * PAGE_SIZE);
-		ret = dmirror_fault_window(dm, &range);
+		ret = dmirror_fault_window(dm, &range, false);
 		if (ret)
 			return ret;
 	}
@@ -284,10 +294,19 @@ static int dmirror_check_vmas(struct dmirror *dm, unsigned long start,
 	return ret;
 }
 
+/*
+ * The device reads or writes a page it maps. Private pages of this device
+ * hold their data in device storage; everything else the CPU can address.
+ */
 static void dmirror_copy_from_page(struct page *page, void *dst)
 {
-	void *src = kmap_local_page(page);
+	void *src;
 
+	if (is_device_private_page(page)) {
+		memcpy(dst, dmirror_devmem_page_data(page), PAGE_SIZE);
+		return;
+	}
+	src = kmap_local_page(page);
 	memcpy(dst, src, PAGE_SIZE);
 	kunmap_local(src);
 }
@@ -295,7 +314,13 @@ static void dmirror_copy_from_page(struct page *page, void *dst)
 static void dmirror_copy_to_page(struct page *page, const void *src)
 {
 	struct folio *folio = page_folio(page);
-	void *dst = kmap_local_page(page);
+	void *dst;
+
+	if (is_device_private_page(page)) {
+		memcpy(dmirror_devmem_page_data(page), src, PAGE_SIZE);
+		return;
+	}
+	dst = kmap_local_page(page);
 
 	memcpy(dst, src, PAGE_SIZE);
 	kunmap_local(dst);
@@ -459,6 +484,63 @@ out:
 }
 
 /**
+ * dmirror_mirror_readback() - the device's view of a range after migration
+ * @dm:  the mirror
+ * @cmd: the MIGRATE_TO_DEV command; cpages = npages on success
+ *
+ * Every page resident in this device's memory is entered in the device page
+ * table; then every page of the range must have an entry (resident, or
+ * mirrored earlier), else -ENOENT and nothing is copied. The data goes to
+ * the user buffer batch by batch.
+ *
+ * Context: process context in @dm->mm, no lock held.
+ * Return: 0, -ENOENT or another negative errno.
+ */
+int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long start = cmd->addr;
+	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
+	u8 __user *uptr = u64_to_user_ptr(cmd->ptr);
+	struct hmm_range range = {
+		.notifier		= &dm->notifier,
+		.default_flags		= 0,
+		.dev_private_owner	= dm->mdev,
+	};
+	struct dmirror_xfer *x;
+	unsigned long addr;
+	int ret = 0;
+
+	x = dmirror_xfer_alloc();
+	if (!x)
+		return -ENOMEM;
+	range.hmm_pfns = x->pfns;
+	for (addr = start; addr < end && !ret; addr = range.end) {
+		range.start = addr;
+		range.end = min(end, addr + DMIRROR_WINDOW_PAGES * PAGE_SIZE);
+		ret = dmirror_fault_window(dm, &range, true);
+	}
+
+	for (addr = start; addr < end && !ret; ) {
+		unsigned long bend = min(end, addr +
+					 DMIRROR_BATCH_PAGES * PAGE_SIZE);
+		unsigned long next = dmirror_read_mirrored(dm, x->buf, addr,
+							   bend);
+
+		if (next < bend)
+			ret = -ENOENT;
+		else if (copy_to_user(uptr + (addr - start), x->buf,
+				      bend - addr))
+			ret = -EFAULT;
+		else
+			addr = bend;
+	}
+	kvfree(x);
+	if (!ret)
+		cmd->cpages = cmd->npages;
+	return ret;
+}
+
+/**
  * dmirror_mirror_create() - the mirror of the current mm on @mdev
  * @mdev: the device being opened
  *
@@ -495,6 +577,9 @@ struct dmirror *dmirror_mirror_create(struct dmirror_device *mdev)
 
 	get_device(&mdev->dev);
 	dmirror_mm_add_mirror(dm->dmm, dm);
+	mutex_lock(&mdev->mirrors_lock);
+	list_add_tail(&dm->dev_link, &mdev->mirrors);
+	mutex_unlock(&mdev->mirrors_lock);
 	dmirror_stat_add(dm, DMIRROR_STAT_MIRRORS, 1);
 	return dm;
 
@@ -510,13 +595,21 @@ err_mm:
  * dmirror_mirror_destroy() - tear down a mirror at file release
  * @dm: the mirror
  *
+ * This device's pages in the mirror's mm (if it still lives) are evicted
+ * to system memory first.
+ *
  * Context: process context; waits for running invalidations.
  */
 void dmirror_mirror_destroy(struct dmirror *dm)
 {
 	struct dmirror_device *mdev = dm->mdev;
 
+	/* The pages this file's mm put on the device go back first. */
+	dmirror_migrate_evict_mm(dm);
 	dmirror_stat_add(dm, DMIRROR_STAT_MIRRORS, -1);
+	mutex_lock(&mdev->mirrors_lock);
+	list_del(&dm->dev_link);
+	mutex_unlock(&mdev->mirrors_lock);
 	dmirror_mm_del_mirror(dm->dmm, dm);
 	mmu_interval_notifier_remove(&dm->notifier);
 	xa_destroy(&dm->pt);

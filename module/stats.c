@@ -12,7 +12,8 @@
  * DOC: debugfs layout
  *
  * /sys/kernel/debug/hmm_dmirror/
- *   dev<N>/stats                  counters of device N
+ *   dev<N>/stats                  counters of device N, including its
+ *                                 device memory
  *   mm/<tgid>/stats               counters of one address space, named
  *                                 after the process that first opened a
  *                                 device in it ("<tgid>.<n>" if taken)
@@ -32,6 +33,13 @@ static const char * const dmirror_stat_names[DMIRROR_NR_STATS] = {
 	[DMIRROR_STAT_FAULT_ROUNDS]	= "fault_rounds",
 	[DMIRROR_STAT_PAGES_FAULTED]	= "pages_faulted",
 	[DMIRROR_STAT_MIRRORS]		= "mirrors",
+	[DMIRROR_STAT_RESIDENT]		= "resident_pages",
+	[DMIRROR_STAT_CHUNKS]		= "chunks",
+	[DMIRROR_STAT_CAPACITY]		= "capacity_pages",
+	[DMIRROR_STAT_EVICTED]		= "evicted_pages",
+	[DMIRROR_STAT_MIGRATED_TO_DEV]	= "migrated_to_dev",
+	[DMIRROR_STAT_MIGRATED_TO_SYS]	= "migrated_to_sys",
+	[DMIRROR_STAT_CPU_FAULTS]	= "cpu_faults",
 };
 
 static struct dentry *dmirror_debugfs_root;
@@ -49,20 +57,33 @@ static atomic_t dmirror_mm_seq = ATOMIC_INIT(0);
 void dmirror_stat_add(struct dmirror *dm, enum dmirror_stat stat, s64 n)
 {
 	atomic64_add(n, &dm->mdev->stats.val[stat]);
-	atomic64_add(n, &dm->dmm->stats.val[stat]);
+	if (stat < DMIRROR_NR_MM_STATS)
+		atomic64_add(n, &dm->dmm->stats.val[stat]);
 }
 
-static int dmirror_stats_show(struct seq_file *m, void *v)
+static void dmirror_stats_print(struct seq_file *m, int nr)
 {
 	struct dmirror_stats *stats = m->private;
 	int i;
 
-	for (i = 0; i < DMIRROR_NR_STATS; i++)
+	for (i = 0; i < nr; i++)
 		seq_printf(m, "%s %lld\n", dmirror_stat_names[i],
 			   (long long)atomic64_read(&stats->val[i]));
+}
+
+static int dmirror_dev_stats_show(struct seq_file *m, void *v)
+{
+	dmirror_stats_print(m, DMIRROR_NR_STATS);
 	return 0;
 }
-DEFINE_SHOW_ATTRIBUTE(dmirror_stats);
+DEFINE_SHOW_ATTRIBUTE(dmirror_dev_stats);
+
+static int dmirror_mm_stats_show(struct seq_file *m, void *v)
+{
+	dmirror_stats_print(m, DMIRROR_NR_MM_STATS);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dmirror_mm_stats);
 
 static ssize_t dmirror_nonblock_write(struct file *file,
 				      const char __user *buf, size_t len,
@@ -104,7 +125,7 @@ void dmirror_debugfs_add_device(struct dmirror_device *mdev)
 	snprintf(name, sizeof(name), "dev%u", mdev->id);
 	mdev->debugfs = debugfs_create_dir(name, dmirror_debugfs_root);
 	debugfs_create_file("stats", 0444, mdev->debugfs, &mdev->stats,
-			    &dmirror_stats_fops);
+			    &dmirror_dev_stats_fops);
 }
 
 /**
@@ -128,7 +149,7 @@ void dmirror_debugfs_add_mm(struct dmirror_mm *dmm)
 	}
 	dmm->debugfs = debugfs_create_dir(name, dmirror_debugfs_mm_dir);
 	debugfs_create_file("stats", 0444, dmm->debugfs, &dmm->stats,
-			    &dmirror_stats_fops);
+			    &dmirror_mm_stats_fops);
 	debugfs_create_file("nonblock_selftest", 0200, dmm->debugfs, dmm,
 			    &dmirror_nonblock_fops);
 }

@@ -22,6 +22,10 @@ hmm_check_kver "$kver"
 case "$flavor" in normal|debug) ;; *) die "unknown flavour '$flavor'";; esac
 
 dir=$(hmm_kernel_dir "$kver" "$flavor")
+# One builder per tree: a second run waits, then finds the tree complete.
+mkdir -p "$HMM_CACHE/kernels"
+exec 9>"$dir.lock"
+flock 9
 if [ -e "$dir/.complete" ]; then
 	echo "$dir"
 	exit 0

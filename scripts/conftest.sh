@@ -33,4 +33,13 @@ probe DMIRROR_HAVE_PAGE_PGMAP 'struct dev_pagemap \*page_pgmap\(' \
 probe DMIRROR_HAVE_HMM_RANGE_FAULT_UNLOCKED \
 	'int hmm_range_fault_unlocked_timeout\(' include/linux/hmm.h
 
+# 6.19: the pgmap free callback takes a folio (folio_free replaced page_free).
+probe DMIRROR_HAVE_PGMAP_FOLIO_FREE 'void \(\*folio_free\)\(struct folio' \
+	include/linux/memremap.h
+
+# 6.19: zone_device_page_init() takes the pgmap and an order.
+probe DMIRROR_HAVE_ZONE_DEVICE_PAGE_INIT_ORDER \
+	'void zone_device_page_init\(struct page \*page, struct dev_pagemap' \
+	include/linux/memremap.h
+
 echo "#endif"

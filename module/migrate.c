@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_dmirror migration: MIGRATE_TO_DEV, MIGRATE_TO_SYS, CPU faults on
+ * device pages, and eviction of a closing file's pages.
+ */
+#include <linux/highmem.h>
+#include <linux/memremap.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+
+#include "compat.h"
+#include "dmirror.h"
+
+/**
+ * DOC: migration
+ *
+ * Every migration works one window at a time (at most DMIRROR_WINDOW_PAGES,
+ * never across a VMA end) with migrate_vma_setup(), _pages() and
+ * _finalize(), under mmap_read_lock, with fixed-size pfn arrays.
+ *
+ * Our own migrations raise MMU_NOTIFY_MIGRATE with the device as owner,
+ * which this device's mirrors skip (mirror.c), so the device page tables of
+ * this device in this mm are updated here instead, between
+ * migrate_vma_pages() and migrate_vma_finalize(), while the old pages are
+ * still held: the mirror that migrated to the device maps the new device
+ * pages, every other mirror of this device in this mm drops its entries
+ * for the pages that moved. Mirrors of other devices, and mappings of the
+ * pages in other processes, see ordinary invalidations from the core.
+ */
+
+/* Copy a device page's contents into a system page. */
+void dmirror_copy_device_to_page(struct page *spage, struct page *dpage)
+{
+	void *dst = kmap_local_page(dpage);
+
+	memcpy(dst, dmirror_devmem_page_data(spage), PAGE_SIZE);
+	kunmap_local(dst);
+}
+
+/* Copy a system page (or zeros for NULL) into a device page. */
+static void dmirror_copy_page_to_device(struct page *spage,
+					struct page *dpage)
+{
+	void *dst = dmirror_devmem_page_data(dpage);
+	void *src;
+
+	if (!spage) {
+		memset(dst, 0, PAGE_SIZE);
+		return;
+	}
+	src = kmap_local_page(spage);
+	memcpy(dst, src, PAGE_SIZE);
+	kunmap_local(src);
+}
+
+/*
+ * Bring this device's mirrors of @mm up to date after one of our own
+ * migration windows moved pages. @self (may be NULL) maps the new device
+ * pages with @access; everyone else forgets the moved addresses.
+ */
+static void dmirror_migrate_sync(struct dmirror_device *mdev,
+				 struct mm_struct *mm, struct dmirror *self,
+				 struct migrate_vma *args, const u8 *access)
+{
+	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
+	unsigned long first = args->start >> PAGE_SHIFT;
+	struct dmirror *dm;
+	unsigned long i;
+
+	mutex_lock(&mdev->mirrors_lock);
+	list_for_each_entry(dm, &mdev->mirrors, dev_link) {
+		if (dm->mm != mm)
+			continue;
+		mutex_lock(&dm->lock);
+		for (i = 0; i < npages; i++) {
+			struct page *dpage = migrate_pfn_to_page(args->dst[i]);
+			void *old;
+
+			if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
+				continue;
+			if (dm == self && dpage && access) {
+				old = xa_store(&dm->pt, first + i,
+					       dmirror_pt_entry(dpage, access[i]),
+					       GFP_NOWAIT | __GFP_NOWARN);
+				if (!xa_is_err(old))
+					continue;
+			}
+			xa_erase(&dm->pt, first + i);
+		}
+		mutex_unlock(&dm->lock);
+	}
+	mutex_unlock(&mdev->mirrors_lock);
+}
+
+/**
+ * struct dmirror_migrate_buf - working memory of one migration ioctl
+ * @src:    source pfns of one window
+ * @dst:    destination pfns
+ * @pages:  device pages allocated for the window
+ * @access: device page-table access for each migrated page
+ */
+struct dmirror_migrate_buf {
+	unsigned long src[DMIRROR_WINDOW_PAGES];
+	unsigned long dst[DMIRROR_WINDOW_PAGES];
+	struct page *pages[DMIRROR_WINDOW_PAGES];
+	u8 access[DMIRROR_WINDOW_PAGES];
+};
+
+/*
+ * Allocate device pages for the selected sources of one window and copy.
+ * Sources for which no device page could be had stay where they are.
+ * Return: true if the device ran out of memory.
+ */
+static bool dmirror_migrate_alloc_and_copy(struct dmirror *dm,
+					   struct migrate_vma *args,
+					   struct dmirror_migrate_buf *b)
+{
+	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
+	bool writable = args->vma->vm_flags & VM_WRITE;
+	unsigned int want = 0, got, used = 0;
+	unsigned long i;
+
+	for (i = 0; i < npages; i++)
+		if (args->src[i] & MIGRATE_PFN_MIGRATE)
+			want++;
+	got = dmirror_devmem_alloc(dm->mdev, b->pages, want);
+
+	for (i = 0; i < npages; i++) {
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+		struct page *dpage;
+
+		args->dst[i] = 0;
+		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (used == got)
+			continue;
+		dpage = b->pages[used++];
+		dmirror_copy_page_to_device(spage, dpage);
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage));
+		b->access[i] = ((args->src[i] & MIGRATE_PFN_WRITE) ||
+				(!spage && writable)) ?
+			DMIRROR_PT_WRITE : DMIRROR_PT_READ;
+	}
+	return got < want;
+}
+
+static unsigned long dmirror_migrate_count(struct migrate_vma *args)
+{
+	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
+	unsigned long i, n = 0;
+
+	for (i = 0; i < npages; i++)
+		if (args->dst[i] && (args->src[i] & MIGRATE_PFN_MIGRATE))
+			n++;
+	return n;
+}
+
+/*
+ * The VMA holding @addr, if migration may start there: -EINVAL for a hole
+ * or a VMA without read access. Context: mmap_lock held.
+ */
+static struct vm_area_struct *dmirror_migrate_vma(struct mm_struct *mm,
+						  unsigned long addr)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, addr);
+
+	if (!vma || !(vma->vm_flags & VM_READ))
+		return ERR_PTR(-EINVAL);
+	return vma;
+}
+
+/**
+ * dmirror_migrate_to_dev() - HMM_DMIRROR_MIGRATE_TO_DEV
+ * @dm:  the mirror
+ * @cmd: validated command
+ *
+ * Migrates what can be migrated, then reads the device's view of the whole
+ * range back to the user (-ENOENT if a page is neither on the device nor
+ * mapped by it).
+ *
+ * Context: process context in @dm->mm.
+ * Return: 0 or a negative errno.
+ */
+int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long start = cmd->addr;
+	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
+	struct dmirror_migrate_buf *b;
+	struct migrate_vma args = { 0 };
+	unsigned long addr;
+	bool full = false;
+	int ret = 0;
+
+	if (dm->mdev->mtype != HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
+		return -EOPNOTSUPP;
+	b = kvmalloc(sizeof(*b), GFP_KERNEL);
+	if (!b)
+		return -ENOMEM;
+	args.src = b->src;
+	args.dst = b->dst;
+	args.pgmap_owner = dm->mdev;
+	args.flags = MIGRATE_VMA_SELECT_SYSTEM;
+
+	mmap_read_lock(dm->mm);
+	for (addr = start; addr < end; addr = args.end) {
+		args.vma = dmirror_migrate_vma(dm->mm, addr);
+		if (IS_ERR(args.vma)) {
+			ret = PTR_ERR(args.vma);
+			break;
+		}
+		args.start = addr;
+		args.end = min3(end, args.vma->vm_end,
+				addr + DMIRROR_WINDOW_PAGES * PAGE_SIZE);
+		ret = migrate_vma_setup(&args);
+		if (ret)
+			break;
+		if (!args.cpages) {
+			migrate_vma_finalize(&args);
+			continue;
+		}
+		full |= dmirror_migrate_alloc_and_copy(dm, &args, b);
+		migrate_vma_pages(&args);
+		dmirror_migrate_sync(dm->mdev, dm->mm, dm, &args, b->access);
+		atomic64_add(dmirror_migrate_count(&args),
+			     &dm->mdev->stats.val[DMIRROR_STAT_MIGRATED_TO_DEV]);
+		migrate_vma_finalize(&args);
+	}
+	mmap_read_unlock(dm->mm);
+	kvfree(b);
+	if (ret)
+		return ret;
+
+	ret = dmirror_mirror_readback(dm, cmd);
+	if (ret == -ENOENT && full) {
+		dev_dbg(&dm->mdev->dev, "device memory exhausted\n");
+		return -ENOMEM;
+	}
+	return ret;
+}
+
+/*
+ * Migrate this device's pages of [start, end) back to system memory.
+ * @strict: a hole or unreadable VMA is -EINVAL (the ioctl); otherwise
+ * such parts are skipped (eviction of a whole address space).
+ * Context: mmap_read_lock held. Return: 0 or a negative errno.
+ */
+static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
+					struct mm_struct *mm,
+					struct dmirror_migrate_buf *b,
+					unsigned long start, unsigned long end,
+					bool strict, unsigned long *moved)
+{
+	struct migrate_vma args = {
+		.src		= b->src,
+		.dst		= b->dst,
+		.pgmap_owner	= mdev,
+		.flags		= MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+	};
+	unsigned long addr, i, npages;
+	int ret;
+
+	for (addr = start; addr < end; addr = args.end) {
+		args.vma = dmirror_migrate_vma(mm, addr);
+		if (IS_ERR(args.vma))
+			return PTR_ERR(args.vma);
+		args.start = addr;
+		args.end = min3(end, args.vma->vm_end,
+				addr + DMIRROR_WINDOW_PAGES * PAGE_SIZE);
+		ret = migrate_vma_setup(&args);
+		if (ret) {
+			if (strict)
+				return ret;
+			continue;
+		}
+		npages = (args.end - args.start) >> PAGE_SHIFT;
+		for (i = 0; i < npages; i++) {
+			struct page *spage = migrate_pfn_to_page(args.src[i]);
+			struct page *dpage;
+
+			args.dst[i] = 0;
+			if (!spage || !(args.src[i] & MIGRATE_PFN_MIGRATE))
+				continue;
+			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args.vma,
+					       args.start + (i << PAGE_SHIFT));
+			if (!dpage)
+				continue;
+			lock_page(dpage);
+			dmirror_copy_device_to_page(spage, dpage);
+			args.dst[i] = migrate_pfn(page_to_pfn(dpage));
+		}
+		migrate_vma_pages(&args);
+		dmirror_migrate_sync(mdev, mm, NULL, &args, NULL);
+		*moved += dmirror_migrate_count(&args);
+		migrate_vma_finalize(&args);
+	}
+	return 0;
+}
+
+/**
+ * dmirror_migrate_to_sys() - HMM_DMIRROR_MIGRATE_TO_SYS
+ * @dm:  the mirror
+ * @cmd: validated command; cpages = 4 KiB pages moved
+ *
+ * Context: process context in @dm->mm.
+ * Return: 0 or a negative errno.
+ */
+int dmirror_migrate_to_sys(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long start = cmd->addr;
+	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
+	struct dmirror_migrate_buf *b;
+	unsigned long moved = 0;
+	int ret;
+
+	if (dm->mdev->mtype != HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
+		return -EOPNOTSUPP;
+	b = kvmalloc(sizeof(*b), GFP_KERNEL);
+	if (!b)
+		return -ENOMEM;
+	mmap_read_lock(dm->mm);
+	ret = dmirror_migrate_range_to_sys(dm->mdev, dm->mm, b, start, end,
+					   true, &moved);
+	mmap_read_unlock(dm->mm);
+	kvfree(b);
+	cmd->cpages = moved;
+	atomic64_add(moved, &dm->mdev->stats.val[DMIRROR_STAT_MIGRATED_TO_SYS]);
+	return ret;
+}
+
+/**
+ * dmirror_migrate_evict_mm() - move this device's pages in @dm's mm back
+ * @dm: a mirror whose file is being closed
+ *
+ * Context: process context; the mm may be any or already gone.
+ */
+void dmirror_migrate_evict_mm(struct dmirror *dm)
+{
+	struct dmirror_device *mdev = dm->mdev;
+	struct dmirror_migrate_buf *b;
+	struct vm_area_struct *vma;
+	unsigned long moved = 0, addr = 0;
+
+	if (!atomic64_read(&mdev->stats.val[DMIRROR_STAT_RESIDENT]))
+		return;
+	if (!mmget_not_zero(dm->mm))
+		return;
+	b = kvmalloc(sizeof(*b), GFP_KERNEL);
+	if (b) {
+		mmap_read_lock(dm->mm);
+		while ((vma = find_vma(dm->mm, addr))) {
+			dmirror_migrate_range_to_sys(mdev, dm->mm, b,
+						     vma->vm_start, vma->vm_end,
+						     false, &moved);
+			addr = vma->vm_end;
+		}
+		mmap_read_unlock(dm->mm);
+		kvfree(b);
+	}
+	mmput(dm->mm);
+	atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_EVICTED]);
+}
+
+/**
+ * dmirror_migrate_to_ram() - the CPU touched a device page
+ * @vmf: the fault; vmf->page is the locked, referenced device page
+ *
+ * Migrates that one page back to system memory. A page that cannot be
+ * migrated right now (busy, racing) is left for the CPU to fault on again.
+ *
+ * Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
+ */
+vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf)
+{
+	struct dmirror_device *mdev = dmirror_page_owner(vmf->page);
+	unsigned long src = 0, dst = 0;
+	struct migrate_vma args = {
+		.vma		= vmf->vma,
+		.start		= vmf->address & PAGE_MASK,
+		.end		= (vmf->address & PAGE_MASK) + PAGE_SIZE,
+		.src		= &src,
+		.dst		= &dst,
+		.pgmap_owner	= mdev,
+		.flags		= MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.fault_page	= vmf->page,
+	};
+	struct page *spage, *dpage;
+	vm_fault_t ret = 0;
+
+	if (migrate_vma_setup(&args))
+		return VM_FAULT_SIGBUS;
+	spage = migrate_pfn_to_page(src);
+	if (spage && (src & MIGRATE_PFN_MIGRATE)) {
+		dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vmf->vma,
+				       vmf->address);
+		if (dpage) {
+			lock_page(dpage);
+			dmirror_copy_device_to_page(spage, dpage);
+			dst = migrate_pfn(page_to_pfn(dpage));
+		} else {
+			ret = VM_FAULT_OOM;
+		}
+	}
+	migrate_vma_pages(&args);
+	dmirror_migrate_sync(mdev, vmf->vma->vm_mm, NULL, &args, NULL);
+	if (dst && (src & MIGRATE_PFN_MIGRATE))
+		atomic64_inc(&mdev->stats.val[DMIRROR_STAT_CPU_FAULTS]);
+	migrate_vma_finalize(&args);
+	return ret;
+}
