@@ -81,7 +81,7 @@ int dmirror_chardev_add(unsigned int id, enum hmm_dmirror_memory_type mtype,
 	struct dmirror_device *mdev;
 	int ret;
 
-	mdev = kzalloc(sizeof(*mdev), GFP_KERNEL);
+	mdev = kzalloc_obj(*mdev, GFP_KERNEL);
 	if (!mdev)
 		return -ENOMEM;
 	mdev->id = id;

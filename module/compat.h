@@ -11,6 +11,7 @@
 
 #include <linux/memremap.h>
 #include <linux/mm.h>
+#include <linux/slab.h>
 
 #include "dmirror_conftest.h"
 
@@ -29,6 +30,20 @@ static inline void *dmirror_page_owner(const struct page *page)
 {
 	return dmirror_page_pgmap(page)->owner;
 }
+
+/*
+ * Typed allocation helpers (7.0): allocate one object of the type of
+ * their first argument. Older kernels get the plain equivalent.
+ */
+#ifndef kzalloc_obj
+#define kzalloc_obj(P, gfp)	kzalloc(sizeof(P), gfp)
+#endif
+#ifndef kmalloc_obj
+#define kmalloc_obj(P, gfp)	kmalloc(sizeof(P), gfp)
+#endif
+#ifndef kvmalloc_obj
+#define kvmalloc_obj(P, gfp)	kvmalloc(sizeof(P), gfp)
+#endif
 
 /* Hand out a free device page: reference count 1, pgmap ref, locked. */
 static inline void dmirror_zone_device_page_init(struct page *page)

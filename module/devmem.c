@@ -14,7 +14,6 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
-#include "compat.h"
 #include "dmirror.h"
 
 /**
@@ -143,7 +142,7 @@ static struct dmirror_chunk *dmirror_chunk_create(struct dmirror_device *mdev)
 	struct resource *res;
 	void *ret;
 
-	chunk = kzalloc(sizeof(*chunk), GFP_KERNEL);
+	chunk = kzalloc_obj(*chunk, GFP_KERNEL);
 	if (!chunk)
 		return ERR_PTR(-ENOMEM);
 	chunk->mdev = mdev;

@@ -17,6 +17,7 @@
 #include <linux/types.h>
 #include <linux/xarray.h>
 
+#include "compat.h"
 #include "hmm_dmirror.h"
 
 /**
@@ -171,8 +172,8 @@ struct dmirror_chunk {
  * @stamp:      allocation clock for the blocks' ages
  */
 struct dmirror_devmem {
-	spinlock_t lock;
-	struct mutex chunk_lock;
+	spinlock_t lock;		/* bitmaps, blocks, @chunks slots */
+	struct mutex chunk_lock;	/* adding and removing chunks */
 	struct dmirror_chunk *chunks[DMIRROR_MAX_CHUNKS];
 	unsigned int max_chunks;
 	u64 stamp;
@@ -200,7 +201,7 @@ struct dmirror_device {
 	struct dmirror_stats stats;
 	struct dentry *debugfs;
 	struct dmirror_devmem mem;
-	struct mutex mirrors_lock;
+	struct mutex mirrors_lock;	/* protects @mirrors */
 	struct list_head mirrors;
 };
 
@@ -216,7 +217,7 @@ struct dmirror_device {
  */
 struct dmirror_mm {
 	struct mmu_notifier mn;
-	struct mutex lock;
+	struct mutex lock;		/* @mirrors, @dead */
 	struct list_head mirrors;
 	bool dead;
 	unsigned int nr_files;
@@ -242,7 +243,7 @@ struct dmirror {
 	struct dmirror_mm *dmm;
 	struct mm_struct *mm;
 	struct mmu_interval_notifier notifier;
-	struct mutex lock;
+	struct mutex lock;		/* the mirror lock: @pt */
 	struct xarray pt;
 	struct list_head mm_link;
 	struct list_head dev_link;

@@ -10,7 +10,6 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
-#include "compat.h"
 #include "dmirror.h"
 
 /**
@@ -195,7 +194,7 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 
 	if (dm->mdev->mtype != HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
 		return -EOPNOTSUPP;
-	b = kvmalloc(sizeof(*b), GFP_KERNEL);
+	b = kvmalloc_obj(*b, GFP_KERNEL);
 	if (!b)
 		return -ENOMEM;
 	args.src = b->src;
@@ -316,7 +315,7 @@ int dmirror_migrate_to_sys(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 
 	if (dm->mdev->mtype != HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
 		return -EOPNOTSUPP;
-	b = kvmalloc(sizeof(*b), GFP_KERNEL);
+	b = kvmalloc_obj(*b, GFP_KERNEL);
 	if (!b)
 		return -ENOMEM;
 	mmap_read_lock(dm->mm);
@@ -346,7 +345,7 @@ void dmirror_migrate_evict_mm(struct dmirror *dm)
 		return;
 	if (!mmget_not_zero(dm->mm))
 		return;
-	b = kvmalloc(sizeof(*b), GFP_KERNEL);
+	b = kvmalloc_obj(*b, GFP_KERNEL);
 	if (b) {
 		mmap_read_lock(dm->mm);
 		while ((vma = find_vma(dm->mm, addr))) {

@@ -15,7 +15,6 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
-#include "compat.h"
 #include "dmirror.h"
 
 /**
@@ -368,7 +367,7 @@ static unsigned long dmirror_write_mirrored(struct dmirror *dm, const u8 *buf,
 
 static struct dmirror_xfer *dmirror_xfer_alloc(void)
 {
-	return kvmalloc(sizeof(struct dmirror_xfer), GFP_KERNEL);
+	return kvmalloc_obj(struct dmirror_xfer, GFP_KERNEL);
 }
 
 /**
@@ -555,7 +554,7 @@ struct dmirror *dmirror_mirror_create(struct dmirror_device *mdev)
 
 	if (!mm)
 		return ERR_PTR(-EINVAL);
-	dm = kzalloc(sizeof(*dm), GFP_KERNEL);
+	dm = kzalloc_obj(*dm, GFP_KERNEL);
 	if (!dm)
 		return ERR_PTR(-ENOMEM);
 	dm->mdev = mdev;

@@ -36,7 +36,7 @@ static struct mmu_notifier *dmirror_mm_alloc(struct mm_struct *mm)
 {
 	struct dmirror_mm *dmm;
 
-	dmm = kzalloc(sizeof(*dmm), GFP_KERNEL);
+	dmm = kzalloc_obj(*dmm, GFP_KERNEL);
 	if (!dmm)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&dmm->lock);

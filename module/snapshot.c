@@ -10,7 +10,6 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
-#include "compat.h"
 #include "dmirror.h"
 
 /* Describe one hmm_range_fault() output entry as a snapshot byte. */
@@ -112,7 +111,7 @@ int dmirror_snapshot(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	unsigned long addr, i, n;
 	int ret = 0;
 
-	s = kmalloc(sizeof(*s), GFP_KERNEL);
+	s = kmalloc_obj(*s, GFP_KERNEL);
 	if (!s)
 		return -ENOMEM;
 	range.hmm_pfns = s->pfns;

@@ -1,0 +1,1332 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_dmirror migration tests: private anonymous memory moved into the
+ * emulated device-private memory and back (HMM_DMIRROR_MIGRATE_TO_DEV and
+ * MIGRATE_TO_SYS, CPU faults, HMM_DMIRROR_RELEASE, close), the memory that
+ * must not move, fork and mprotect over pages that live on the device, a
+ * device asked for more than it holds, and two devices passing pages
+ * between them. Every data check covers every byte of every page, and
+ * every page carries its own pattern.
+ */
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "dmirror_test_util.h"
+
+/*
+ * Some versions of the harness (6.12) assign a local of their own after
+ * setjmp() inside TEST_F(); GCC may then warn with -Wclobbered about code
+ * that is not ours.
+ */
+#pragma GCC diagnostic ignored "-Wclobbered"
+
+#define PG			4096UL
+#define MIB			(1024UL * 1024)
+#define PAGES_PER_MIB		(MIB / PG)
+
+/* cpages and faults go in with this; still there = block not copied back */
+#define NOT_COPIED		0xa5a5a5a5a5a5a5a5ULL
+/* Output buffers start out as this byte so a stray copy shows. */
+#define FILLER			0x3c
+
+/* Snapshot bytes. */
+#define SNAP_NONE		HMM_DMIRROR_PROT_NONE
+#define SNAP_SYS_RW		HMM_DMIRROR_PROT_WRITE
+#define SNAP_SYS_RO		HMM_DMIRROR_PROT_READ
+#define SNAP_DEV_RW		(HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | \
+				 HMM_DMIRROR_PROT_WRITE)
+#define SNAP_DEV_RO		(HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | \
+				 HMM_DMIRROR_PROT_READ)
+
+/* ---- data patterns ---------------------------------------------------- */
+
+/*
+ * Word @w of page @page under @seed. Seed, page number and word number sit
+ * in separate bit fields, so no two words of one run (nor of two seeds)
+ * are equal, and a page that landed in the wrong place is caught.
+ */
+static unsigned long long pat_word(unsigned int seed, unsigned long page,
+				   unsigned long w)
+{
+	return (((unsigned long long)seed << 48) |
+		((unsigned long long)page << 12) | w) ^ 0x6b8e1d3c00000000ULL;
+}
+
+/* Write the pattern of pages [@page0, @page0 + @npages) at @p. */
+static void pat_fill(void *p, unsigned long page0, unsigned long npages,
+		     unsigned int seed)
+{
+	unsigned long long *w = p;
+	unsigned long pg, i, per = PG / sizeof(*w);
+
+	for (pg = 0; pg < npages; pg++)
+		for (i = 0; i < per; i++)
+			w[pg * per + i] = pat_word(seed, page0 + pg, i);
+}
+
+/*
+ * Compare @p with the pattern of pages [@page0, @page0 + @npages).
+ * Returns -1 when it matches, else the byte offset (from @p) of the first
+ * word that differs.
+ */
+static long pat_find(const void *p, unsigned long page0, unsigned long npages,
+		     unsigned int seed)
+{
+	const unsigned long long *w = p;
+	unsigned long pg, i, per = PG / sizeof(*w);
+
+	for (pg = 0; pg < npages; pg++)
+		for (i = 0; i < per; i++)
+			if (w[pg * per + i] != pat_word(seed, page0 + pg, i))
+				return (pg * per + i) * sizeof(*w);
+	return -1;
+}
+
+/* Offset of the first byte of @p that is not @val, or -1. */
+static long byte_find(const void *p, size_t len, unsigned char val)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i] != val)
+			return i;
+	return -1;
+}
+
+/* ---- memory ----------------------------------------------------------- */
+
+/*
+ * Private anonymous memory kept at base pages, so page counts in the
+ * counters are exact.
+ */
+static char *map_anon(unsigned long npages, int prot)
+{
+	void *p = mmap(NULL, npages * PG, prot, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	/* Fails only without THP support, where it is not needed. */
+	madvise(p, npages * PG, MADV_NOHUGEPAGE);
+	return p;
+}
+
+/* A heap buffer of @len bytes set to FILLER. */
+static unsigned char *out_buf(size_t len)
+{
+	unsigned char *p = malloc(len);
+
+	if (p)
+		memset(p, FILLER, len);
+	return p;
+}
+
+/* ---- ioctls ----------------------------------------------------------- */
+
+static int range_ioctl(int fd, unsigned long req, const void *addr,
+		       void *ptr, unsigned long npages,
+		       struct hmm_dmirror_cmd *cmd)
+{
+	cmd->addr = (uintptr_t)addr;
+	cmd->ptr = (uintptr_t)ptr;
+	cmd->npages = npages;
+	cmd->cpages = NOT_COPIED;
+	cmd->faults = NOT_COPIED;
+	return dmirror_cmd(fd, req, cmd);
+}
+
+static int to_dev(int fd, const void *addr, void *out, unsigned long npages,
+		  struct hmm_dmirror_cmd *cmd)
+{
+	return range_ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, addr, out, npages,
+			   cmd);
+}
+
+static int to_sys(int fd, const void *addr, unsigned long npages,
+		  struct hmm_dmirror_cmd *cmd)
+{
+	/* ptr is unused by MIGRATE_TO_SYS: pass nothing there. */
+	return range_ioctl(fd, HMM_DMIRROR_MIGRATE_TO_SYS, addr, NULL, npages,
+			   cmd);
+}
+
+static int dev_read(int fd, const void *addr, void *out,
+		    unsigned long npages, struct hmm_dmirror_cmd *cmd)
+{
+	return range_ioctl(fd, HMM_DMIRROR_READ, addr, out, npages, cmd);
+}
+
+static int dev_write(int fd, const void *addr, const void *in,
+		     unsigned long npages, struct hmm_dmirror_cmd *cmd)
+{
+	return range_ioctl(fd, HMM_DMIRROR_WRITE, addr, (void *)in, npages,
+			   cmd);
+}
+
+static int release_dev(int fd, const void *addr,
+		       struct hmm_dmirror_cmd *cmd)
+{
+	return range_ioctl(fd, HMM_DMIRROR_RELEASE, addr, NULL, 1, cmd);
+}
+
+/*
+ * Take a snapshot of @npages pages at @addr through @fd and compare every
+ * byte with @want. Returns -1 when all match, -2 when the snapshot itself
+ * failed, else the first page that differs (reported on stderr).
+ */
+static long snap_find(int fd, const void *addr, unsigned long npages,
+		      unsigned char want)
+{
+	struct hmm_dmirror_cmd cmd;
+	unsigned char *s = out_buf(npages);
+	long bad;
+
+	if (!s)
+		return -2;
+	if (range_ioctl(fd, HMM_DMIRROR_SNAPSHOT, addr, s, npages, &cmd) ||
+	    cmd.cpages != npages) {
+		free(s);
+		return -2;
+	}
+	bad = byte_find(s, npages, want);
+	if (bad >= 0)
+		fprintf(stderr, "# snapshot: page %ld is %#x, expected %#x\n",
+			bad, s[bad], want);
+	free(s);
+	return bad;
+}
+
+/* ---- counters --------------------------------------------------------- */
+
+/* The counters of a private device that these tests look at. */
+struct devstats {
+	long long resident;	/* device pages in use */
+	long long chunks;
+	long long capacity;	/* in pages */
+	long long evicted;
+	long long to_dev;
+	long long to_sys;
+	long long cpu_faults;
+	long long own_migrate;	/* invalidations of our own migrations */
+};
+
+/* Fill @s from device @dev; 0 when every counter was found. */
+static int read_stats(int dev, struct devstats *s)
+{
+	s->resident = dmirror_dev_stat(dev, "resident_pages");
+	s->chunks = dmirror_dev_stat(dev, "chunks");
+	s->capacity = dmirror_dev_stat(dev, "capacity_pages");
+	s->evicted = dmirror_dev_stat(dev, "evicted_pages");
+	s->to_dev = dmirror_dev_stat(dev, "migrated_to_dev");
+	s->to_sys = dmirror_dev_stat(dev, "migrated_to_sys");
+	s->cpu_faults = dmirror_dev_stat(dev, "cpu_faults");
+	s->own_migrate = dmirror_dev_stat(dev, "invalidate_own_migrate");
+	if (s->resident < 0 || s->chunks < 0 || s->capacity < 0 ||
+	    s->evicted < 0 || s->to_dev < 0 || s->to_sys < 0 ||
+	    s->cpu_faults < 0 || s->own_migrate < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- fixture ---------------------------------------------------------- */
+
+FIXTURE(mig)
+{
+	int fd;		/* /dev/hmm_dmirror0; -1 once a test closed it */
+};
+
+FIXTURE_SETUP(mig)
+{
+	struct devstats s;
+
+	self->fd = dmirror_open_dev(0);
+	ASSERT_GE(self->fd, 0) TH_LOG("open /dev/hmm_dmirror0: %s",
+				      strerror(errno));
+	ASSERT_EQ(0, read_stats(0, &s))
+		TH_LOG("dev0 stats lack a migration counter");
+}
+
+FIXTURE_TEARDOWN(mig)
+{
+	if (self->fd >= 0)
+		EXPECT_EQ(0, close(self->fd));
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+/*
+ * The basic case: the data comes back in ptr, the snapshot shows our own
+ * device pages, the counters account for every page, the migration's own
+ * invalidations are seen and skipped, and the device reads the same data
+ * through its page table without faulting.
+ */
+TEST_F(mig, migrate_read_back)
+{
+	unsigned long n = 256;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	long long own_mm;
+	unsigned char *out;
+	char *buf;
+
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	pat_fill(buf, 0, n, 0x101);
+
+	ASSERT_EQ(0, read_stats(0, &s0));
+	own_mm = dmirror_mm_stat("invalidate_own_migrate");
+	ASSERT_GE(own_mm, 0);
+
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(0ULL, cmd.faults);
+	EXPECT_EQ((uintptr_t)buf, cmd.addr);
+	EXPECT_EQ((uintptr_t)out, cmd.ptr);
+	EXPECT_EQ(n, cmd.npages);
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0x101));
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_DEV_RW));
+
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.to_dev + (long long)n, s1.to_dev);
+	EXPECT_EQ(s0.resident + (long long)n, s1.resident);
+	EXPECT_LT(s0.own_migrate, s1.own_migrate);
+	EXPECT_LT(own_mm, dmirror_mm_stat("invalidate_own_migrate"));
+	EXPECT_LE(1LL, s1.chunks);
+	EXPECT_LE(s1.resident, s1.capacity);
+	EXPECT_EQ(s0.cpu_faults, s1.cpu_faults);
+
+	/* The device's page table already maps every page. */
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, dev_read(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(0ULL, cmd.faults);
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0x101));
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_DEV_RW));
+
+	/* The CPU sees the same bytes (each page comes back on access). */
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0x101));
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.resident, s1.resident);
+
+	free(out);
+	munmap(buf, n * PG);
+}
+
+/*
+ * Never-touched pages and pages mapping the shared zero page migrate too,
+ * as zero-filled device pages, writable when the VMA is; the device can
+ * then write into them, and in a read-only VMA they come out read-only.
+ */
+TEST_F(mig, migrate_untouched_and_zero)
+{
+	unsigned long n = 24, third = 8, i;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out, *in;
+	char *buf, *ro;
+	int sum = 0;
+
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	ro = map_anon(n, PROT_READ);
+	ASSERT_NE(NULL, ro);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	in = malloc(n * PG);
+	ASSERT_NE(NULL, in);
+
+	/* [0, 8) untouched, [8, 16) zero page, [16, 24) data. */
+	for (i = third; i < 2 * third; i++)
+		sum += buf[i * PG];
+	ASSERT_EQ(0, sum);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf + third * PG, third,
+				 HMM_DMIRROR_PROT_ZERO | SNAP_SYS_RO));
+	pat_fill(buf + 2 * third * PG, 2 * third, third, 0x111);
+
+	ASSERT_EQ(0, read_stats(0, &s0));
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, byte_find(out, 2 * third * PG, 0));
+	EXPECT_EQ(-1L, pat_find(out + 2 * third * PG, 2 * third, third,
+				0x111));
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_DEV_RW));
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.resident + (long long)n, s1.resident);
+
+	/* The device writes into the pages it holds. */
+	pat_fill(in, 0, n, 0x112);
+	ASSERT_EQ(0, dev_write(self->fd, buf, in, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0x112));
+
+	/* A read-only VMA: read-only device pages that read as zero. */
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, to_dev(self->fd, ro, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, byte_find(out, n * PG, 0));
+	EXPECT_EQ(-1L, snap_find(self->fd, ro, n, SNAP_DEV_RO));
+	EXPECT_EQ(-EPERM, dev_write(self->fd, ro, in, n, &cmd));
+	EXPECT_EQ(-1L, byte_find(ro, n * PG, 0));
+
+	free(in);
+	free(out);
+	munmap(buf, n * PG);
+	munmap(ro, n * PG);
+}
+
+/*
+ * CPU reads and writes pull device pages back one at a time, with the data
+ * intact and the writability kept; cpu_faults counts each page.
+ */
+TEST_F(mig, cpu_read_then_write)
+{
+	unsigned long n = 32, half = n / 2;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out;
+	char *buf;
+
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	pat_fill(buf, 0, n, 0x201);
+
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	ASSERT_EQ(n, cmd.cpages);
+	ASSERT_EQ(0, read_stats(0, &s0));
+
+	/* The CPU reads the first half. */
+	EXPECT_EQ(-1L, pat_find(buf, 0, half, 0x201));
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.cpu_faults + (long long)half, s1.cpu_faults);
+	EXPECT_EQ(s0.resident - (long long)half, s1.resident);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, half, SNAP_SYS_RW));
+	EXPECT_EQ(-1L, snap_find(self->fd, buf + half * PG, n - half,
+				 SNAP_DEV_RW));
+
+	/* The CPU writes the second half without reading it first. */
+	pat_fill(buf + half * PG, half, n - half, 0x202);
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.cpu_faults + (long long)n, s1.cpu_faults);
+	EXPECT_EQ(s0.resident - (long long)n, s1.resident);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_SYS_RW));
+	EXPECT_EQ(-1L, pat_find(buf, 0, half, 0x201));
+	EXPECT_EQ(-1L, pat_find(buf + half * PG, half, n - half, 0x202));
+
+	/* The device sees what the CPU now has. */
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, dev_read(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(-1L, pat_find(out, 0, half, 0x201));
+	EXPECT_EQ(-1L, pat_find(out + half * PG, half, n - half, 0x202));
+
+	free(out);
+	munmap(buf, n * PG);
+}
+
+/* A second migration of resident pages succeeds and moves nothing. */
+TEST_F(mig, migrate_twice)
+{
+	unsigned long n = 64;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out;
+	char *buf;
+
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	pat_fill(buf, 0, n, 0x301);
+
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	ASSERT_EQ(n, cmd.cpages);
+	ASSERT_EQ(0, read_stats(0, &s0));
+
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0x301));
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.to_dev, s1.to_dev);
+	EXPECT_EQ(s0.resident, s1.resident);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_DEV_RW));
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0x301));
+
+	free(out);
+	munmap(buf, n * PG);
+}
+
+/*
+ * Half the range came back through CPU reads; migrating all of it again
+ * moves that half and keeps the device's entries for the other half (the
+ * migration's own invalidations must not drop them).
+ */
+TEST_F(mig, migrate_after_partial_fault)
+{
+	unsigned long n = 64, half = n / 2;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out;
+	char *buf;
+
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	pat_fill(buf, 0, n, 0x401);
+
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	ASSERT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(buf, 0, half, 0x401));
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, half, SNAP_SYS_RW));
+
+	ASSERT_EQ(0, read_stats(0, &s0));
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0x401));
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.to_dev + (long long)half, s1.to_dev);
+	EXPECT_EQ(s0.resident + (long long)half, s1.resident);
+	EXPECT_LT(s0.own_migrate, s1.own_migrate);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_DEV_RW));
+
+	/* Still mapped by the device: no fault needed to read it. */
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, dev_read(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(0ULL, cmd.faults);
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0x401));
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0x401));
+
+	free(out);
+	munmap(buf, n * PG);
+}
+
+/*
+ * A hole in the middle of the range: -EINVAL, the block and ptr are left
+ * alone, and nothing past the hole moved. A range that starts in the hole
+ * is -EINVAL too; the parts on either side migrate on their own.
+ */
+TEST_F(mig, hole_in_range)
+{
+	unsigned long part = 16, n = 3 * part;
+	struct hmm_dmirror_cmd cmd;
+	unsigned char *out;
+	char *buf;
+
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	pat_fill(buf, 0, n, 0x501);
+	ASSERT_EQ(0, munmap(buf + part * PG, part * PG));
+
+	EXPECT_EQ(-EINVAL, to_dev(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
+	EXPECT_EQ(NOT_COPIED, cmd.faults);
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
+	EXPECT_EQ(-1L, snap_find(self->fd, buf + 2 * part * PG, part,
+				 SNAP_SYS_RW));
+
+	EXPECT_EQ(-EINVAL, to_dev(self->fd, buf + part * PG, out, part, &cmd));
+	EXPECT_EQ(-EINVAL, to_dev(self->fd, buf + part * PG, out, 2 * part,
+				  &cmd));
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
+
+	ASSERT_EQ(0, to_dev(self->fd, buf + 2 * part * PG, out, part, &cmd));
+	EXPECT_EQ(part, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(out, 2 * part, part, 0x501));
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, part, &cmd));
+	EXPECT_EQ(part, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(out, 0, part, 0x501));
+
+	EXPECT_EQ(-1L, pat_find(buf, 0, part, 0x501));
+	EXPECT_EQ(-1L, pat_find(buf + 2 * part * PG, 2 * part, part, 0x501));
+
+	free(out);
+	munmap(buf, part * PG);
+	munmap(buf + 2 * part * PG, part * PG);
+}
+
+/*
+ * A PROT_NONE page at the start: -EINVAL with nothing moved; the rest of
+ * the range migrates when asked for alone, and all data survives.
+ */
+TEST_F(mig, prot_none_at_start)
+{
+	unsigned long n = 16;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out;
+	char *buf;
+
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	pat_fill(buf, 0, n, 0x601);
+	ASSERT_EQ(0, mprotect(buf, PG, PROT_NONE));
+
+	ASSERT_EQ(0, read_stats(0, &s0));
+	EXPECT_EQ(-EINVAL, to_dev(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.resident, s1.resident);
+	EXPECT_EQ(s0.to_dev, s1.to_dev);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf + PG, n - 1, SNAP_SYS_RW));
+
+	ASSERT_EQ(0, to_dev(self->fd, buf + PG, out, n - 1, &cmd));
+	EXPECT_EQ(n - 1, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(out, 1, n - 1, 0x601));
+	EXPECT_EQ(-1L, snap_find(self->fd, buf + PG, n - 1, SNAP_DEV_RW));
+
+	ASSERT_EQ(0, mprotect(buf, PG, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0x601));
+
+	free(out);
+	munmap(buf, n * PG);
+}
+
+/*
+ * MAP_SHARED anonymous memory (shmem) never moves, touched or not:
+ * -ENOENT, nothing copied to ptr, nothing put on the device.
+ */
+TEST_F(mig, shared_anon_enoent)
+{
+	unsigned long n = 16;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out;
+	char *buf;
+
+	buf = mmap(NULL, n * PG, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+
+	ASSERT_EQ(0, read_stats(0, &s0));
+	EXPECT_EQ(-ENOENT, to_dev(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.resident, s1.resident);
+	EXPECT_EQ(s0.to_dev, s1.to_dev);
+
+	pat_fill(buf, 0, n, 0x701);
+	EXPECT_EQ(-ENOENT, to_dev(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.resident, s1.resident);
+	EXPECT_EQ(s0.to_dev, s1.to_dev);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_SYS_RW));
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0x701));
+
+	free(out);
+	munmap(buf, n * PG);
+}
+
+/*
+ * A private file mapping: once every page was written (copied on write
+ * into anonymous pages) the range migrates, and the file keeps its own
+ * data. Untouched pages of such a mapping are page cache: -ENOENT.
+ */
+TEST_F(mig, file_private_written)
+{
+	char name[] = "/tmp/dmirror-migrate-XXXXXX";
+	unsigned long n = 16;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out;
+	char *map, *fresh;
+	int file;
+
+	file = mkostemp(name, O_CLOEXEC);
+	ASSERT_GE(file, 0) TH_LOG("mkostemp: %s", strerror(errno));
+	unlink(name);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	pat_fill(out, 0, n, 0x801);
+	ASSERT_EQ((ssize_t)(n * PG), pwrite(file, out, n * PG, 0));
+
+	map = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, file, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	fresh = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, file,
+		     0);
+	ASSERT_NE(MAP_FAILED, fresh);
+	pat_fill(map, 0, n, 0x802);
+
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, read_stats(0, &s0));
+	ASSERT_EQ(0, to_dev(self->fd, map, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0x802));
+	EXPECT_EQ(-1L, snap_find(self->fd, map, n, SNAP_DEV_RW));
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.resident + (long long)n, s1.resident);
+
+	/* The other mapping of the same file has nothing that can move. */
+	memset(out, FILLER, n * PG);
+	EXPECT_EQ(-ENOENT, to_dev(self->fd, fresh, out, n, &cmd));
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
+	EXPECT_EQ(-1L, pat_find(fresh, 0, n, 0x801));
+
+	EXPECT_EQ(-1L, pat_find(map, 0, n, 0x802));
+	ASSERT_EQ((ssize_t)(n * PG), pread(file, out, n * PG, 0));
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0x801));
+
+	free(out);
+	munmap(map, n * PG);
+	munmap(fresh, n * PG);
+	EXPECT_EQ(0, close(file));
+}
+
+/* munmap frees the device pages: first half the range, then the rest. */
+TEST_F(mig, munmap_frees_device_pages)
+{
+	unsigned long n = 64, half = n / 2;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out;
+	char *buf;
+
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	pat_fill(buf, 0, n, 0x901);
+
+	ASSERT_EQ(0, read_stats(0, &s0));
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	ASSERT_EQ(n, cmd.cpages);
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.resident + (long long)n, s1.resident);
+
+	ASSERT_EQ(0, munmap(buf, half * PG));
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.resident + (long long)(n - half), s1.resident);
+	EXPECT_EQ(s0.cpu_faults, s1.cpu_faults);
+	EXPECT_EQ(s0.evicted, s1.evicted);
+
+	/* The rest is untouched by that. */
+	EXPECT_EQ(-1L, snap_find(self->fd, buf + half * PG, n - half,
+				 SNAP_DEV_RW));
+	ASSERT_EQ(0, munmap(buf + half * PG, (n - half) * PG));
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.resident, s1.resident);
+	EXPECT_EQ(s0.cpu_faults, s1.cpu_faults);
+
+	free(out);
+}
+
+/* Seeds of fork_cow. */
+#define SEED_ORIG	0xa01
+#define SEED_CHILD	0xa02
+#define SEED_PARENT	0xa03
+
+/*
+ * Child of fork_cow. The parent fetched pages [0, half) first; the child
+ * is the first to touch [half, n). Returns 0, or the number of the check
+ * that failed.
+ */
+static int fork_cow_child(char *buf, unsigned long n, int rd, int wr)
+{
+	unsigned long half = n / 2;
+	struct hmm_dmirror_cmd cmd;
+	unsigned char *out;
+	int fd, ret = 0;
+	char c;
+
+	if (read(rd, &c, 1) != 1)
+		return 1;
+	if (pat_find(buf + half * PG, half, n - half, SEED_ORIG) != -1)
+		return 2;
+	if (pat_find(buf, 0, half, SEED_ORIG) != -1)
+		return 3;
+	pat_fill(buf, 0, n, SEED_CHILD);
+
+	/* The inherited fd belongs to the parent: use one of our own. */
+	out = out_buf(n * PG);
+	if (!out)
+		return 4;
+	fd = dmirror_open_dev(0);
+	if (fd < 0)
+		return 5;
+	if (to_dev(fd, buf, out, n, &cmd) || cmd.cpages != n)
+		ret = 6;
+	else if (pat_find(out, 0, n, SEED_CHILD) != -1)
+		ret = 7;
+	else if (write(wr, "c", 1) != 1)
+		ret = 8;
+	else if (read(rd, &c, 1) != 1)
+		ret = 9;
+	/* The parent has written and migrated its own copy meanwhile. */
+	else if (pat_find(buf, 0, n, SEED_CHILD) != -1)
+		ret = 10;
+	if (close(fd) && !ret)
+		ret = 11;
+	free(out);
+	return ret;
+}
+
+/*
+ * fork with every page on the device: both processes first see the
+ * original data (some pages fetched by the parent first, some by the
+ * child), then each writes and migrates its own copy, and neither sees
+ * the other's.
+ */
+TEST_F(mig, fork_cow)
+{
+	unsigned long n = 16, half = n / 2;
+	int p2c[2], c2p[2], status;
+	struct hmm_dmirror_cmd cmd;
+	unsigned char *out;
+	char *buf, c;
+	pid_t pid;
+
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	pat_fill(buf, 0, n, SEED_ORIG);
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	ASSERT_EQ(n, cmd.cpages);
+	ASSERT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_DEV_RW));
+
+	ASSERT_EQ(0, pipe(p2c));
+	ASSERT_EQ(0, pipe(c2p));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		close(p2c[1]);
+		close(c2p[0]);
+		_exit(fork_cow_child(buf, n, p2c[0], c2p[1]));
+	}
+	close(p2c[0]);
+	close(c2p[1]);
+
+	/* fork made the device entries read-only in both processes. */
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_DEV_RO));
+	EXPECT_EQ(-1L, pat_find(buf, 0, half, SEED_ORIG));
+	ASSERT_EQ(1, write(p2c[1], "p", 1));
+
+	/* The child has read everything, written and migrated its copy. */
+	ASSERT_EQ(1, read(c2p[0], &c, 1));
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, SEED_ORIG));
+	pat_fill(buf, 0, n, SEED_PARENT);
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(out, 0, n, SEED_PARENT));
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_DEV_RW));
+	ASSERT_EQ(1, write(p2c[1], "p", 1));
+
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("child check %d failed",
+						 WEXITSTATUS(status));
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, SEED_PARENT));
+
+	close(p2c[1]);
+	close(c2p[0]);
+	free(out);
+	munmap(buf, n * PG);
+}
+
+/*
+ * mprotect(PROT_READ) over device pages: they stay on the device as
+ * read-only entries; a device WRITE is -EPERM, a device READ reads them in
+ * place, a new migration takes them as they are, and a CPU read brings
+ * them back with the data intact.
+ */
+TEST_F(mig, mprotect_readonly)
+{
+	unsigned long n = 32;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out, *in;
+	char *buf;
+
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	in = malloc(n * PG);
+	ASSERT_NE(NULL, in);
+	pat_fill(buf, 0, n, 0xb01);
+	pat_fill(in, 0, n, 0xb02);
+
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	ASSERT_EQ(n, cmd.cpages);
+	ASSERT_EQ(0, mprotect(buf, n * PG, PROT_READ));
+	ASSERT_EQ(0, read_stats(0, &s0));
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_DEV_RO));
+
+	EXPECT_EQ(-EPERM, dev_write(self->fd, buf, in, n, &cmd));
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
+
+	/* Resident on this device: migrating again is fine, moves nothing. */
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0xb01));
+
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, dev_read(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0xb01));
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_DEV_RO));
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.resident, s1.resident);
+	EXPECT_EQ(s0.to_dev, s1.to_dev);
+	EXPECT_EQ(s0.cpu_faults, s1.cpu_faults);
+
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0xb01));
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.cpu_faults + (long long)n, s1.cpu_faults);
+	EXPECT_EQ(s0.resident - (long long)n, s1.resident);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_SYS_RO));
+	EXPECT_EQ(-EPERM, dev_write(self->fd, buf, in, n, &cmd));
+
+	/* Read-only pages migrate as read-only device pages. */
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0xb01));
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_DEV_RO));
+	EXPECT_EQ(-EPERM, dev_write(self->fd, buf, in, n, &cmd));
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0xb01));
+
+	free(in);
+	free(out);
+	munmap(buf, n * PG);
+}
+
+/*
+ * Many single-page round trips over a small buffer: each time the CPU
+ * writes new data, the page goes to the device and comes back with
+ * MIGRATE_TO_SYS, and the data is checked on both sides.
+ */
+TEST_F(mig, many_round_trips)
+{
+	unsigned long n = 8, rounds = 200, r;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out;
+	char *buf;
+
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(PG);
+	ASSERT_NE(NULL, out);
+	pat_fill(buf, 0, n, 0xc00);
+
+	ASSERT_EQ(0, read_stats(0, &s0));
+	for (r = 0; r < rounds; r++) {
+		unsigned long pg = r % n;
+		unsigned int seed = 0xc01 + r;
+		char *page = buf + pg * PG;
+
+		pat_fill(page, pg, 1, seed);
+		memset(out, FILLER, PG);
+		ASSERT_EQ(0, to_dev(self->fd, page, out, 1, &cmd))
+			TH_LOG("round %lu", r);
+		ASSERT_EQ(1ULL, cmd.cpages) TH_LOG("round %lu", r);
+		ASSERT_EQ(-1L, pat_find(out, pg, 1, seed))
+			TH_LOG("round %lu", r);
+		ASSERT_EQ(-1L, snap_find(self->fd, page, 1, SNAP_DEV_RW))
+			TH_LOG("round %lu", r);
+		ASSERT_EQ(0, to_sys(self->fd, page, 1, &cmd))
+			TH_LOG("round %lu", r);
+		ASSERT_EQ(1ULL, cmd.cpages) TH_LOG("round %lu", r);
+		ASSERT_EQ(-1L, snap_find(self->fd, page, 1, SNAP_SYS_RW))
+			TH_LOG("round %lu", r);
+		ASSERT_EQ(-1L, pat_find(page, pg, 1, seed))
+			TH_LOG("round %lu", r);
+	}
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.to_dev + (long long)rounds, s1.to_dev);
+	EXPECT_EQ(s0.to_sys + (long long)rounds, s1.to_sys);
+	EXPECT_EQ(s0.cpu_faults, s1.cpu_faults);
+	EXPECT_EQ(s0.resident, s1.resident);
+
+	free(out);
+	munmap(buf, n * PG);
+}
+
+/*
+ * MIGRATE_TO_SYS brings back exactly this device's pages of the range,
+ * counts them in cpages and migrated_to_sys, and leaves the others alone.
+ */
+TEST_F(mig, migrate_to_sys)
+{
+	unsigned long n = 64, half = n / 2;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out;
+	char *buf;
+
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	pat_fill(buf, 0, n, 0xd01);
+
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	ASSERT_EQ(n, cmd.cpages);
+	ASSERT_EQ(0, read_stats(0, &s0));
+	ASSERT_EQ(0, to_sys(self->fd, buf, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(0ULL, cmd.faults);
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.to_sys + (long long)n, s1.to_sys);
+	EXPECT_EQ(s0.resident - (long long)n, s1.resident);
+	EXPECT_EQ(s0.cpu_faults, s1.cpu_faults);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_SYS_RW));
+
+	/* Nothing left on the device: nothing moves. */
+	ASSERT_EQ(0, to_sys(self->fd, buf, n, &cmd));
+	EXPECT_EQ(0ULL, cmd.cpages);
+
+	/* Half on the device, half in system memory. */
+	ASSERT_EQ(0, to_dev(self->fd, buf + half * PG, out, n - half, &cmd));
+	ASSERT_EQ(n - half, cmd.cpages);
+	ASSERT_EQ(0, read_stats(0, &s0));
+	ASSERT_EQ(0, to_sys(self->fd, buf, n, &cmd));
+	EXPECT_EQ(n - half, cmd.cpages);
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.to_sys + (long long)(n - half), s1.to_sys);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_SYS_RW));
+
+	EXPECT_EQ(0, read_stats(0, &s0));
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0xd01));
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.cpu_faults, s1.cpu_faults);
+
+	free(out);
+	munmap(buf, n * PG);
+}
+
+/*
+ * Child of release_live_pages: puts its own pages on device 0, lets the
+ * parent RELEASE the device, then finds them back in system memory.
+ */
+static int release_child(unsigned long n, int rd, int wr)
+{
+	struct hmm_dmirror_cmd cmd;
+	unsigned char *out;
+	int fd, ret = 0;
+	char *buf, c;
+
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	out = out_buf(n * PG);
+	fd = dmirror_open_dev(0);
+	if (!buf || !out || fd < 0)
+		return 1;
+	pat_fill(buf, 0, n, 0xe02);
+	if (to_dev(fd, buf, out, n, &cmd) || cmd.cpages != n)
+		ret = 2;
+	else if (pat_find(out, 0, n, 0xe02) != -1)
+		ret = 3;
+	else if (write(wr, "c", 1) != 1)
+		ret = 4;
+	else if (read(rd, &c, 1) != 1)
+		ret = 5;
+	else if (snap_find(fd, buf, n, SNAP_SYS_RW) != -1)
+		ret = 6;
+	else if (pat_find(buf, 0, n, 0xe02) != -1)
+		ret = 7;
+	if (close(fd) && !ret)
+		ret = 8;
+	return ret;
+}
+
+/*
+ * RELEASE evicts everything the device holds, ours and another process's,
+ * frees every chunk, and all the data is where it was. The device then
+ * takes new pages again.
+ */
+TEST_F(mig, release_live_pages)
+{
+	unsigned long n = 64, cn = 16;
+	int p2c[2], c2p[2], status;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out;
+	char *buf, c;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(p2c));
+	ASSERT_EQ(0, pipe(c2p));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		close(p2c[1]);
+		close(c2p[0]);
+		_exit(release_child(cn, p2c[0], c2p[1]));
+	}
+	close(p2c[0]);
+	close(c2p[1]);
+	ASSERT_EQ(1, read(c2p[0], &c, 1));
+
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	pat_fill(buf, 0, n, 0xe01);
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	ASSERT_EQ(n, cmd.cpages);
+
+	ASSERT_EQ(0, read_stats(0, &s0));
+	EXPECT_LE((long long)(n + cn), s0.resident);
+	EXPECT_LE(1LL, s0.chunks);
+
+	ASSERT_EQ(0, release_dev(self->fd, buf, &cmd));
+	EXPECT_EQ(0ULL, cmd.cpages);
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(0LL, s1.resident);
+	EXPECT_EQ(0LL, s1.chunks);
+	EXPECT_LE(s0.evicted + s0.resident, s1.evicted);
+	EXPECT_EQ(s0.cpu_faults, s1.cpu_faults);
+
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_SYS_RW));
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0xe01));
+	ASSERT_EQ(1, write(p2c[1], "g", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("child check %d failed",
+						 WEXITSTATUS(status));
+
+	/* The device reads the evicted pages, and takes new ones. */
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, dev_read(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0xe01));
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0xe01));
+	ASSERT_EQ(0, read_stats(0, &s0));
+	EXPECT_EQ((long long)n, s0.resident);
+	EXPECT_LE(1LL, s0.chunks);
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0xe01));
+
+	close(p2c[1]);
+	close(c2p[0]);
+	free(out);
+	munmap(buf, n * PG);
+}
+
+/*
+ * Closing the only file with pages on the device evicts them: the counter
+ * drops, the pages are ordinary writable memory again, and touching them
+ * needs no device fault.
+ */
+TEST_F(mig, close_evicts)
+{
+	unsigned long n = 32;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out;
+	char *buf;
+
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	pat_fill(buf, 0, n, 0xf01);
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	ASSERT_EQ(n, cmd.cpages);
+
+	ASSERT_EQ(0, read_stats(0, &s0));
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = -1;
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.resident - (long long)n, s1.resident);
+	EXPECT_LE(s0.evicted + (long long)n, s1.evicted);
+
+	self->fd = dmirror_open_dev(0);
+	ASSERT_GE(self->fd, 0);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_SYS_RW));
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0xf01));
+	pat_fill(buf, 0, n, 0xf02);
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0xf02));
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_EQ(s0.cpu_faults, s1.cpu_faults);
+
+	free(out);
+	munmap(buf, n * PG);
+}
+
+/*
+ * More than the device holds: (capacity + 64 MiB) in 32 MiB steps. Every
+ * step must migrate completely (the oldest device memory is evicted to
+ * make room), the last step is still on the device at the end, the pages
+ * that are not were evicted, and every byte of the buffer is right.
+ */
+TEST_F_TIMEOUT(mig, oversubscribe, 300)
+{
+	unsigned long step = 32 * PAGES_PER_MIB, cap_mib, nsteps, total, i;
+	long long mib = dmirror_param("devmem_mib");
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out;
+	char *buf;
+
+	ASSERT_GT(mib, 0) TH_LOG("devmem_mib unreadable");
+	if (mib < 64 || mib > 1024)
+		SKIP(return, "devmem_mib=%lld: outside what this test sizes",
+		     mib);
+	cap_mib = mib;
+	nsteps = (cap_mib + 64 + 31) / 32;
+	total = nsteps * step;
+
+	ASSERT_EQ(0, read_stats(0, &s0));
+	EXPECT_EQ((long long)(cap_mib * PAGES_PER_MIB), s0.capacity);
+
+	buf = map_anon(total, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = malloc(step * PG);
+	ASSERT_NE(NULL, out);
+	pat_fill(buf, 0, total, 0x1001);
+
+	for (i = 0; i < nsteps; i++) {
+		char *part = buf + i * step * PG;
+
+		ASSERT_EQ(0, to_dev(self->fd, part, out, step, &cmd))
+			TH_LOG("step %lu of %lu", i, nsteps);
+		ASSERT_EQ(step, cmd.cpages) TH_LOG("step %lu", i);
+		ASSERT_EQ(-1L, pat_find(out, i * step, step, 0x1001))
+			TH_LOG("step %lu", i);
+	}
+
+	ASSERT_EQ(0, read_stats(0, &s1));
+	EXPECT_LE(s1.resident, s1.capacity);
+	EXPECT_LT(s0.evicted, s1.evicted);
+	EXPECT_LE((long long)(total - s1.capacity), s1.evicted - s0.evicted);
+	EXPECT_EQ(s0.to_dev + (long long)total, s1.to_dev);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf + (nsteps - 1) * step * PG,
+				 step, SNAP_DEV_RW));
+
+	/*
+	 * Bring back what is still on the device in one go; with what was
+	 * evicted that is every page of the buffer.
+	 */
+	ASSERT_EQ(0, to_sys(self->fd, buf, total, &cmd));
+	EXPECT_LE(step, cmd.cpages);
+	EXPECT_LE(cmd.cpages, (unsigned long long)s1.capacity);
+	EXPECT_LE((long long)total, s1.evicted - s0.evicted +
+		  (long long)cmd.cpages);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, total, SNAP_SYS_RW));
+	EXPECT_EQ(-1L, pat_find(buf, 0, total, 0x1001));
+
+	free(out);
+	munmap(buf, total * PG);
+}
+
+/*
+ * Two devices. Pages on device 0 are its own in its snapshot and nothing
+ * in device 1's; device 1 cannot migrate them (-ENOENT, they stay) nor
+ * move them with MIGRATE_TO_SYS, but its READ fetches them back through
+ * device 0's CPU-fault path. Then device 1 takes them and device 0 reads
+ * them back the same way.
+ */
+TEST_F(mig, two_devices)
+{
+	unsigned long n = 32, half = n / 2;
+	struct devstats a0, a1, b0, b1;
+	struct hmm_dmirror_cmd cmd;
+	unsigned char *out;
+	char *buf;
+	int fd1;
+
+	fd1 = dmirror_open_dev(1);
+	ASSERT_GE(fd1, 0) TH_LOG("open /dev/hmm_dmirror1: %s",
+				 strerror(errno));
+	ASSERT_EQ(0, read_stats(1, &b0));
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	pat_fill(buf, 0, n, 0x1101);
+
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	ASSERT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_DEV_RW));
+	EXPECT_EQ(-1L, snap_find(fd1, buf, n, SNAP_NONE));
+
+	/* Device 1 does not take device 0's pages. */
+	ASSERT_EQ(0, read_stats(0, &a0));
+	memset(out, FILLER, n * PG);
+	EXPECT_EQ(-ENOENT, to_dev(fd1, buf, out, n, &cmd));
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
+	ASSERT_EQ(0, to_sys(fd1, buf, n, &cmd));
+	EXPECT_EQ(0ULL, cmd.cpages);
+	ASSERT_EQ(0, read_stats(0, &a1));
+	ASSERT_EQ(0, read_stats(1, &b1));
+	EXPECT_EQ(a0.resident, a1.resident);
+	EXPECT_EQ(a0.cpu_faults, a1.cpu_faults);
+	EXPECT_EQ(b0.resident, b1.resident);
+	EXPECT_EQ(b0.to_dev, b1.to_dev);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_DEV_RW));
+
+	/* A READ on device 1 pulls them back through device 0. */
+	ASSERT_EQ(0, dev_read(fd1, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0x1101));
+	ASSERT_EQ(0, read_stats(0, &a1));
+	EXPECT_EQ(a0.cpu_faults + (long long)n, a1.cpu_faults);
+	EXPECT_EQ(a0.resident - (long long)n, a1.resident);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_SYS_RW));
+
+	/* Now device 1 takes them, and device 0 sees nothing it owns. */
+	ASSERT_EQ(0, read_stats(1, &b0));
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, to_dev(fd1, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0x1101));
+	EXPECT_EQ(-1L, snap_find(fd1, buf, n, SNAP_DEV_RW));
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_NONE));
+	ASSERT_EQ(0, read_stats(1, &b1));
+	EXPECT_EQ(b0.resident + (long long)n, b1.resident);
+
+	/* A mixed range: half on device 1, half back in system memory. */
+	EXPECT_EQ(-1L, pat_find(buf, 0, half, 0x1101));
+	ASSERT_EQ(0, read_stats(0, &a0));
+	memset(out, FILLER, n * PG);
+	EXPECT_EQ(-ENOENT, to_dev(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
+	ASSERT_EQ(0, read_stats(0, &a1));
+	EXPECT_EQ(a0.resident + (long long)half, a1.resident);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, half, SNAP_DEV_RW));
+	EXPECT_EQ(-1L, snap_find(self->fd, buf + half * PG, n - half,
+				 SNAP_NONE));
+	EXPECT_EQ(-1L, snap_find(fd1, buf, half, SNAP_NONE));
+	EXPECT_EQ(-1L, snap_find(fd1, buf + half * PG, n - half,
+				 SNAP_DEV_RW));
+
+	/* Device 0 reads all of it: its own half in place, the rest fetched. */
+	ASSERT_EQ(0, read_stats(1, &b0));
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, dev_read(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0x1101));
+	ASSERT_EQ(0, read_stats(1, &b1));
+	EXPECT_EQ(b0.cpu_faults + (long long)(n - half), b1.cpu_faults);
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, half, SNAP_DEV_RW));
+
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0x1101));
+	EXPECT_EQ(0, close(fd1));
+	free(out);
+	munmap(buf, n * PG);
+}
+
+TEST_HARNESS_MAIN
