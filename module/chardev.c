@@ -89,7 +89,6 @@ int dmirror_chardev_add(unsigned int id, enum hmm_dmirror_memory_type mtype,
 	mdev->spm_base = spm_base;
 	mutex_init(&mdev->mirrors_lock);
 	INIT_LIST_HEAD(&mdev->mirrors);
-	dmirror_devmem_init(mdev);
 
 	device_initialize(&mdev->dev);
 	mdev->dev.class = &dmirror_class;
@@ -98,17 +97,22 @@ int dmirror_chardev_add(unsigned int id, enum hmm_dmirror_memory_type mtype,
 	ret = dev_set_name(&mdev->dev, "hmm_dmirror%u", id);
 	if (ret)
 		goto err_put;
+	ret = dmirror_devmem_init(mdev);
+	if (ret)
+		goto err_put;
 
 	cdev_init(&mdev->cdev, &dmirror_fops);
 	mdev->cdev.owner = THIS_MODULE;
 	ret = cdev_device_add(&mdev->cdev, &mdev->dev);
 	if (ret)
-		goto err_put;
+		goto err_devmem;
 
 	dmirror_devices[id] = mdev;
 	dmirror_debugfs_add_device(mdev);
 	return 0;
 
+err_devmem:
+	dmirror_devmem_release(mdev, true);
 err_put:
 	pr_err("cannot create hmm_dmirror%u: %d\n", id, ret);
 	put_device(&mdev->dev);

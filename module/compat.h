@@ -9,8 +9,10 @@
 #ifndef _HMM_DMIRROR_COMPAT_H
 #define _HMM_DMIRROR_COMPAT_H
 
+#include <linux/err.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
+#include <linux/rmap.h>
 #include <linux/slab.h>
 
 #include "dmirror_conftest.h"
@@ -79,5 +81,31 @@ static void name(struct page *page)					\
 	fn(page);							\
 }
 #endif
+
+/*
+ * Make the page mapped at @addr device-exclusive for @owner. Return it
+ * locked and referenced, or an ERR_PTR(). Context: mmap_lock held (read).
+ */
+static inline struct page *dmirror_make_device_exclusive(struct mm_struct *mm,
+							 unsigned long addr,
+							 void *owner)
+{
+#ifdef DMIRROR_HAVE_MAKE_DEVICE_EXCLUSIVE
+	struct folio *folio;
+
+	return make_device_exclusive(mm, addr, owner, &folio);
+#else
+	struct page *page = NULL;
+	int ret;
+
+	ret = make_device_exclusive_range(mm, addr, addr + PAGE_SIZE, &page,
+					  owner);
+	if (ret < 0)
+		return ERR_PTR(ret);
+	if (ret != 1 || !page)
+		return ERR_PTR(-EBUSY);
+	return page;
+#endif
+}
 
 #endif /* _HMM_DMIRROR_COMPAT_H */

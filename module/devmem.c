@@ -24,7 +24,9 @@
  * MEMORY_DEVICE_PRIVATE struct pages by memremap_pages(), with the pgmap
  * owner set to the device; the CPU cannot address those pages, so their
  * contents live in @vram, storage the chunk allocates (vmalloc), one
- * PAGE_SIZE slot per device page.
+ * PAGE_SIZE slot per device page. A coherent device has one chunk: its
+ * reserved window (spm_addr_devN), mapped as MEMORY_DEVICE_COHERENT pages
+ * that the CPU addresses directly; its capacity is the window.
  *
  * Pages are handed out from a per-chunk bitmap of free pages, grouped in
  * blocks of DMIRROR_BLOCK_PAGES. Each block remembers when a page was last
@@ -88,10 +90,11 @@ static struct dmirror_chunk *dmirror_page_chunk(struct page *page)
 }
 
 /**
- * dmirror_devmem_page_data() - kernel address of a private page's contents
- * @page: a device-private page of one of our devices
+ * dmirror_devmem_page_data() - kernel address of a device page's contents
+ * @page: a device page (private or coherent) of one of our devices
  *
- * Return: the page's PAGE_SIZE slot in its chunk's storage.
+ * Return: the page's PAGE_SIZE slot in its chunk's storage (private), or
+ * the page itself in the kernel's mapping (coherent).
  */
 void *dmirror_devmem_page_data(struct page *page)
 {
@@ -132,51 +135,70 @@ static void dmirror_chunk_free(struct dmirror_chunk *chunk)
 	kfree(chunk);
 }
 
-/* Create one chunk. Context: mem->chunk_lock held; may sleep. */
+/*
+ * Create one chunk. A private chunk is a free physical range plus storage
+ * for its contents; the coherent chunk is the device's reserved window,
+ * whose pages hold their own contents.
+ * Context: mem->chunk_lock held; may sleep.
+ */
 static struct dmirror_chunk *dmirror_chunk_create(struct dmirror_device *mdev)
 {
-	unsigned long size = (unsigned long)chunk_mib << 20;
+	bool coherent = mdev->mtype == HMM_DMIRROR_MEMORY_DEVICE_COHERENT;
+	unsigned long size = coherent ? DMIRROR_SPM_SIZE :
+					(unsigned long)chunk_mib << 20;
 	unsigned long npages = size >> PAGE_SHIFT;
 	unsigned long nblocks = npages / DMIRROR_BLOCK_PAGES;
 	struct dmirror_chunk *chunk;
 	struct resource *res;
-	void *ret;
+	void *addr;
 
 	chunk = kzalloc_obj(*chunk, GFP_KERNEL);
 	if (!chunk)
 		return ERR_PTR(-ENOMEM);
 	chunk->mdev = mdev;
 	chunk->npages = npages;
+	chunk->coherent = coherent;
 	chunk->free = bitmap_zalloc(npages, GFP_KERNEL);
 	chunk->block_stamp = kcalloc(nblocks, sizeof(u64), GFP_KERNEL);
 	chunk->block_used = kcalloc(nblocks, sizeof(unsigned int), GFP_KERNEL);
-	chunk->vram = vmalloc(size);
+	if (!coherent)
+		chunk->vram = vmalloc(size);
 	if (!chunk->free || !chunk->block_stamp || !chunk->block_used ||
-	    !chunk->vram) {
+	    (!coherent && !chunk->vram)) {
 		dmirror_chunk_free(chunk);
 		return ERR_PTR(-ENOMEM);
 	}
 
-	res = request_free_mem_region(&iomem_resource, size, "hmm_dmirror");
-	if (IS_ERR(res)) {
-		dmirror_chunk_free(chunk);
-		return ERR_CAST(res);
+	if (coherent) {
+		chunk->pgmap.type = MEMORY_DEVICE_COHERENT;
+		chunk->pgmap.range.start = mdev->spm_base;
+		chunk->pgmap.range.end = mdev->spm_base + size - 1;
+	} else {
+		res = request_free_mem_region(&iomem_resource, size,
+					      "hmm_dmirror");
+		if (IS_ERR(res)) {
+			dmirror_chunk_free(chunk);
+			return ERR_CAST(res);
+		}
+		chunk->res = res;
+		chunk->pgmap.type = MEMORY_DEVICE_PRIVATE;
+		chunk->pgmap.range.start = res->start;
+		chunk->pgmap.range.end = res->end;
 	}
-	chunk->res = res;
-	chunk->pgmap.type = MEMORY_DEVICE_PRIVATE;
-	chunk->pgmap.range.start = res->start;
-	chunk->pgmap.range.end = res->end;
 	chunk->pgmap.nr_range = 1;
 	chunk->pgmap.ops = &dmirror_devmem_ops;
 	chunk->pgmap.owner = mdev;
 
-	ret = memremap_pages(&chunk->pgmap, numa_node_id());
-	if (IS_ERR(ret)) {
-		release_mem_region(res->start, resource_size(res));
+	addr = memremap_pages(&chunk->pgmap, numa_node_id());
+	if (IS_ERR(addr)) {
+		if (chunk->res)
+			release_mem_region(res->start, resource_size(res));
 		dmirror_chunk_free(chunk);
-		return ERR_CAST(ret);
+		return ERR_CAST(addr);
 	}
-	chunk->base_pfn = PHYS_PFN(res->start);
+	if (coherent)
+		chunk->vram = addr;
+	chunk->base_pfn = PHYS_PFN(chunk->pgmap.range.start);
 	bitmap_fill(chunk->free, npages);
 	chunk->nr_free = npages;
 	get_device(&mdev->dev);
@@ -189,7 +211,11 @@ static void dmirror_chunk_destroy(struct dmirror_chunk *chunk)
 	struct dmirror_device *mdev = chunk->mdev;
 
 	memunmap_pages(&chunk->pgmap);
-	release_mem_region(chunk->res->start, resource_size(chunk->res));
+	if (chunk->res)
+		release_mem_region(chunk->res->start,
+				   resource_size(chunk->res));
+	if (chunk->coherent)
+		chunk->vram = NULL;
 	dmirror_chunk_free(chunk);
 	put_device(&mdev->dev);
 }
@@ -471,16 +497,35 @@ int dmirror_devmem_release(struct dmirror_device *mdev, bool wait)
 }
 
 /**
- * dmirror_devmem_init() - set up the (empty) device memory of @mdev
- * @mdev: a device-private device being created
+ * dmirror_devmem_init() - set up the device memory of @mdev
+ * @mdev: a device being created
+ *
+ * A private device starts empty and grows on demand. A coherent device's
+ * capacity is its reserved window, mapped now so that a window the kernel
+ * cannot use fails the module load.
+ *
+ * Return: 0 or a negative errno.
  */
-void dmirror_devmem_init(struct dmirror_device *mdev)
+int dmirror_devmem_init(struct dmirror_device *mdev)
 {
 	struct dmirror_devmem *mem = &mdev->mem;
+	u64 capacity = (u64)devmem_mib << 20;
+	int ret;
 
 	spin_lock_init(&mem->lock);
 	mutex_init(&mem->chunk_lock);
 	mem->max_chunks = devmem_mib / chunk_mib;
+	if (mdev->mtype == HMM_DMIRROR_MEMORY_DEVICE_COHERENT) {
+		mem->max_chunks = 1;
+		capacity = DMIRROR_SPM_SIZE;
+	}
 	atomic64_set(&mdev->stats.val[DMIRROR_STAT_CAPACITY],
-		     (u64)devmem_mib << (20 - PAGE_SHIFT));
+		     capacity >> PAGE_SHIFT);
+	if (mdev->mtype != HMM_DMIRROR_MEMORY_DEVICE_COHERENT)
+		return 0;
+	ret = dmirror_devmem_grow(mdev);
+	if (ret)
+		dev_err(&mdev->dev, "cannot map the coherent window at %pa: %d\n",
+			&mdev->spm_base, ret);
+	return ret;
 }

@@ -146,6 +146,8 @@ struct dmirror_stats {
  * @block_stamp: per block, when a page was last allocated from it
  * @block_used:  per block, pages in use
  * @dying:       being released: no allocation from it
+ * @coherent:    MEMORY_DEVICE_COHERENT: @vram is the CPU mapping of the
+ *               pages themselves, @res is NULL
  */
 struct dmirror_chunk {
 	struct dev_pagemap pgmap;
@@ -160,6 +162,7 @@ struct dmirror_chunk {
 	u64 *block_stamp;
 	unsigned int *block_used;
 	bool dying;
+	bool coherent;
 };
 
 /**
@@ -257,6 +260,7 @@ struct dmirror {
  */
 #define DMIRROR_PT_READ		0
 #define DMIRROR_PT_WRITE	1
+#define DMIRROR_PT_ATOMIC	3	/* write access, device-exclusive */
 
 /* A device page-table entry: a struct page pointer tagged with its access. */
 static inline void *dmirror_pt_entry(struct page *page, unsigned int access)
@@ -287,10 +291,13 @@ bool dmirror_mirror_lock_for_invalidate(struct dmirror *dm,
 int dmirror_mirror_read(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+int dmirror_mirror_copy_out(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+int dmirror_mirror_store(struct dmirror *dm, unsigned long addr,
+			 struct page *page, unsigned int access);
 
 /* devmem.c */
 int dmirror_devmem_check_params(void);
-void dmirror_devmem_init(struct dmirror_device *mdev);
+int dmirror_devmem_init(struct dmirror_device *mdev);
 int dmirror_devmem_release(struct dmirror_device *mdev, bool wait);
 void *dmirror_devmem_page_data(struct page *page);
 unsigned int dmirror_devmem_alloc(struct dmirror_device *mdev,
@@ -305,6 +312,10 @@ int dmirror_migrate_to_sys(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 void dmirror_migrate_evict_mm(struct dmirror *dm);
 vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf);
 void dmirror_copy_device_to_page(struct page *spage, struct page *dpage);
+
+/* exclusive.c */
+int dmirror_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+int dmirror_check_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 
 /* snapshot.c */
 int dmirror_snapshot(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);

@@ -15,6 +15,11 @@
 /**
  * DOC: migration
  *
+ * Device pages are private (the CPU faults on them and
+ * dmirror_migrate_to_ram() brings them back) or coherent (the CPU maps
+ * them directly; they leave only by MIGRATE_TO_SYS, eviction, COW or the
+ * core's migration of long-term pinned pages).
+ *
  * Every migration works one window at a time (at most DMIRROR_WINDOW_PAGES,
  * never across a VMA end) with migrate_vma_setup(), _pages() and
  * _finalize(), under mmap_read_lock, with fixed-size pfn arrays.
@@ -28,6 +33,14 @@
  * for the pages that moved. Mirrors of other devices, and mappings of the
  * pages in other processes, see ordinary invalidations from the core.
  */
+
+/* Which device pages a migration back to system memory selects. */
+static unsigned long dmirror_migrate_select(struct dmirror_device *mdev)
+{
+	if (mdev->mtype == HMM_DMIRROR_MEMORY_DEVICE_COHERENT)
+		return MIGRATE_VMA_SELECT_DEVICE_COHERENT;
+	return MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+}
 
 /* Copy a device page's contents into a system page. */
 void dmirror_copy_device_to_page(struct page *spage, struct page *dpage)
@@ -192,8 +205,6 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	bool full = false;
 	int ret = 0;
 
-	if (dm->mdev->mtype != HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
-		return -EOPNOTSUPP;
 	b = kvmalloc_obj(*b, GFP_KERNEL);
 	if (!b)
 		return -ENOMEM;
@@ -255,7 +266,7 @@ static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 		.src		= b->src,
 		.dst		= b->dst,
 		.pgmap_owner	= mdev,
-		.flags		= MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.flags		= dmirror_migrate_select(mdev),
 	};
 	unsigned long addr, i, npages;
 	int ret;
@@ -313,8 +324,6 @@ int dmirror_migrate_to_sys(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	unsigned long moved = 0;
 	int ret;
 
-	if (dm->mdev->mtype != HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
-		return -EOPNOTSUPP;
 	b = kvmalloc_obj(*b, GFP_KERNEL);
 	if (!b)
 		return -ENOMEM;

@@ -357,7 +357,7 @@ static unsigned long dmirror_write_mirrored(struct dmirror *dm, const u8 *buf,
 	for (; addr < end; addr += PAGE_SIZE, buf += PAGE_SIZE) {
 		void *entry = xa_load(&dm->pt, addr >> PAGE_SHIFT);
 
-		if (!entry || dmirror_pt_access(entry) != DMIRROR_PT_WRITE)
+		if (!entry || dmirror_pt_access(entry) == DMIRROR_PT_READ)
 			break;
 		dmirror_copy_to_page(dmirror_pt_page(entry), buf);
 	}
@@ -490,7 +490,7 @@ out:
  * Every page resident in this device's memory is entered in the device page
  * table; then every page of the range must have an entry (resident, or
  * mirrored earlier), else -ENOENT and nothing is copied. The data goes to
- * the user buffer batch by batch.
+ * the user buffer batch by batch (dmirror_mirror_copy_out()).
  *
  * Context: process context in @dm->mm, no lock held.
  * Return: 0, -ENOENT or another negative errno.
@@ -499,7 +499,6 @@ int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 {
 	unsigned long start = cmd->addr;
 	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
-	u8 __user *uptr = u64_to_user_ptr(cmd->ptr);
 	struct hmm_range range = {
 		.notifier		= &dm->notifier,
 		.default_flags		= 0,
@@ -519,6 +518,37 @@ int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		ret = dmirror_fault_window(dm, &range, true);
 	}
 
+	kvfree(x);
+	if (ret)
+		return ret;
+	return dmirror_mirror_copy_out(dm, cmd);
+}
+
+/**
+ * dmirror_mirror_copy_out() - copy the device's view of a range to the user
+ * @dm:  the mirror
+ * @cmd: command whose range every page of which the device should map;
+ *       cpages = npages on success
+ *
+ * Used after MIGRATE_TO_DEV and EXCLUSIVE: no faulting, a page without an
+ * entry is -ENOENT. Batch by batch, so an entry lost in between (the CPU
+ * took the page back) can leave earlier batches copied.
+ *
+ * Context: process context, no lock held.
+ * Return: 0, -ENOENT, -EFAULT or -ENOMEM.
+ */
+int dmirror_mirror_copy_out(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long start = cmd->addr;
+	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
+	u8 __user *uptr = u64_to_user_ptr(cmd->ptr);
+	struct dmirror_xfer *x;
+	unsigned long addr;
+	int ret = 0;
+
+	x = dmirror_xfer_alloc();
+	if (!x)
+		return -ENOMEM;
 	for (addr = start; addr < end && !ret; ) {
 		unsigned long bend = min(end, addr +
 					 DMIRROR_BATCH_PAGES * PAGE_SIZE);
@@ -537,6 +567,37 @@ int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	if (!ret)
 		cmd->cpages = cmd->npages;
 	return ret;
+}
+
+/**
+ * dmirror_mirror_store() - enter one page in the device page table
+ * @dm:     the mirror
+ * @addr:   its virtual address
+ * @page:   the page, which the caller keeps locked so that its mapping
+ *          cannot change meanwhile
+ * @access: DMIRROR_PT_*
+ *
+ * Context: process context, mirror lock not held.
+ * Return: 0 or -ENOMEM.
+ */
+int dmirror_mirror_store(struct dmirror *dm, unsigned long addr,
+			 struct page *page, unsigned int access)
+{
+	unsigned long index = addr >> PAGE_SHIFT;
+	void *old;
+	int ret;
+
+	for (;;) {
+		mutex_lock(&dm->lock);
+		old = xa_store(&dm->pt, index, dmirror_pt_entry(page, access),
+			       GFP_NOWAIT | __GFP_NOWARN);
+		mutex_unlock(&dm->lock);
+		if (!xa_is_err(old))
+			return 0;
+		ret = xa_reserve(&dm->pt, index, GFP_KERNEL);
+		if (ret)
+			return ret;
+	}
 }
 
 /**

@@ -42,4 +42,10 @@ probe DMIRROR_HAVE_ZONE_DEVICE_PAGE_INIT_ORDER \
 	'void zone_device_page_init\(struct page \*page, struct dev_pagemap' \
 	include/linux/memremap.h
 
+# 6.15: per-page make_device_exclusive() replaced
+# make_device_exclusive_range().
+probe DMIRROR_HAVE_MAKE_DEVICE_EXCLUSIVE \
+	'struct page \*make_device_exclusive\(struct mm_struct' \
+	include/linux/rmap.h
+
 echo "#endif"
