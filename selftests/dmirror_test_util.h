@@ -63,4 +63,49 @@ static inline int dmirror_cmd(int fd, unsigned long request,
 	return ret ? -errno : 0;
 }
 
+#define DMIRROR_DEBUGFS		"/sys/kernel/debug/hmm_dmirror"
+
+/*
+ * Look up counter @name in a debugfs stats file made of "name value" lines.
+ * Returns the value, or -1 when the file or the line does not exist.
+ */
+static inline long long dmirror_stat_file(const char *path, const char *name)
+{
+	char line[128], key[64];
+	long long val, found = -1;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %lld", key, &val) == 2 &&
+		    !strcmp(key, name)) {
+			found = val;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* Counter @name of device @id (/sys/kernel/debug/hmm_dmirror/dev<id>). */
+static inline long long dmirror_dev_stat(int id, const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/dev%d/stats", DMIRROR_DEBUGFS, id);
+	return dmirror_stat_file(path, name);
+}
+
+/* Counter @name of the calling process's mm. */
+static inline long long dmirror_mm_stat(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/mm/%d/stats", DMIRROR_DEBUGFS,
+		 (int)getpid());
+	return dmirror_stat_file(path, name);
+}
+
 #endif /* _DMIRROR_TEST_UTIL_H */
