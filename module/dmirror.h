@@ -8,6 +8,7 @@
 #include <linux/atomic.h>
 #include <linux/cdev.h>
 #include <linux/device.h>
+#include <linux/hmm.h>
 #include <linux/list.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
@@ -289,11 +290,16 @@ void dmirror_mirror_zap_all(struct dmirror *dm);
 bool dmirror_mirror_lock_for_invalidate(struct dmirror *dm,
 					const struct mmu_notifier_range *range);
 int dmirror_mirror_read(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+int dmirror_mirror_read_unlocked(struct dmirror *dm,
+				 struct hmm_dmirror_cmd *cmd);
 int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 int dmirror_mirror_copy_out(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 int dmirror_mirror_store(struct dmirror *dm, unsigned long addr,
 			 struct page *page, unsigned int access);
+
+/* compat_fault.c */
+int dmirror_compat_range_fault_unlocked(struct hmm_range *range);
 
 /* devmem.c */
 int dmirror_devmem_check_params(void);

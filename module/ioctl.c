@@ -51,7 +51,7 @@ static const struct dmirror_ioctl_desc dmirror_ioctls[] = {
 	{ HMM_DMIRROR_CHECK_EXCLUSIVE,	dmirror_check_exclusive, false },
 	{ HMM_DMIRROR_RELEASE,		dmirror_ioctl_release,	false },
 	{ HMM_DMIRROR_FLAGS,		dmirror_ioctl_flags,	true },
-	{ HMM_DMIRROR_READ_UNLOCKED,	NULL,			false },
+	{ HMM_DMIRROR_READ_UNLOCKED,	dmirror_mirror_read_unlocked, false },
 };
 
 /*

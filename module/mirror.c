@@ -184,7 +184,7 @@ static int dmirror_pt_update(struct dmirror *dm, struct hmm_range *range,
  * notifier protocol. Context: mm users held, no lock held.
  */
 static int dmirror_fault_window(struct dmirror *dm, struct hmm_range *range,
-				bool own_only)
+				bool own_only, bool unlocked)
 {
 	unsigned long timeout = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
 	unsigned long failed;
@@ -193,13 +193,19 @@ static int dmirror_fault_window(struct dmirror *dm, struct hmm_range *range,
 	for (;;) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		if (time_after(jiffies, timeout))
+		/* A fault that may wait has no deadline (READ_UNLOCKED). */
+		if (!unlocked && time_after(jiffies, timeout))
 			return -EBUSY;
 
-		range->notifier_seq = mmu_interval_read_begin(range->notifier);
-		mmap_read_lock(dm->mm);
-		ret = hmm_range_fault(range);
-		mmap_read_unlock(dm->mm);
+		if (unlocked) {
+			ret = dmirror_compat_range_fault_unlocked(range);
+		} else {
+			range->notifier_seq =
+				mmu_interval_read_begin(range->notifier);
+			mmap_read_lock(dm->mm);
+			ret = hmm_range_fault(range);
+			mmap_read_unlock(dm->mm);
+		}
 		if (ret == -EBUSY)
 			continue;
 		if (ret)
@@ -239,7 +245,8 @@ struct dmirror_xfer {
  * window by window. Counted as one round however many windows it takes.
  */
 static int dmirror_fault(struct dmirror *dm, struct dmirror_xfer *x,
-			 unsigned long start, unsigned long end, bool write)
+			 unsigned long start, unsigned long end, bool write,
+			 bool unlocked)
 {
 	struct hmm_range range = {
 		.notifier		= &dm->notifier,
@@ -255,7 +262,7 @@ static int dmirror_fault(struct dmirror *dm, struct dmirror_xfer *x,
 	for (addr = start; addr < end; addr = range.end) {
 		range.start = addr;
 		range.end = min(end, addr + DMIRROR_WINDOW_PAGES * PAGE_SIZE);
-		ret = dmirror_fault_window(dm, &range, false);
+		ret = dmirror_fault_window(dm, &range, false, unlocked);
 		if (ret)
 			return ret;
 	}
@@ -370,18 +377,13 @@ static struct dmirror_xfer *dmirror_xfer_alloc(void)
 	return kvmalloc_obj(struct dmirror_xfer, GFP_KERNEL);
 }
 
-/**
- * dmirror_mirror_read() - HMM_DMIRROR_READ
- * @dm:  the mirror
- * @cmd: validated command; cpages and faults are filled in
- *
- * Batch by batch: copy what the device maps, fault the rest of the range
- * on a miss, and hand each batch to the user buffer.
- *
- * Context: process context in @dm->mm.
- * Return: 0 or a negative errno (uapi/hmm_dmirror.h).
+/*
+ * READ and READ_UNLOCKED: batch by batch, copy what the device maps, fault
+ * the rest of the range on a miss, and hand each batch to the user buffer.
+ * @unlocked: faults may drop the mmap lock and wait.
  */
-int dmirror_mirror_read(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
+static int dmirror_read_common(struct dmirror *dm, struct hmm_dmirror_cmd *cmd,
+			       bool unlocked)
 {
 	unsigned long start = cmd->addr;
 	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
@@ -413,7 +415,7 @@ int dmirror_mirror_read(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 			addr = next;
 		}
 		if (addr < bend) {
-			ret = dmirror_fault(dm, x, addr, end, false);
+			ret = dmirror_fault(dm, x, addr, end, false, unlocked);
 			if (ret)
 				break;
 			cmd->faults++;
@@ -421,6 +423,36 @@ int dmirror_mirror_read(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	}
 	kvfree(x);
 	return ret;
+}
+
+/**
+ * dmirror_mirror_read() - HMM_DMIRROR_READ
+ * @dm:  the mirror
+ * @cmd: validated command; cpages and faults are filled in
+ *
+ * Context: process context in @dm->mm.
+ * Return: 0 or a negative errno (uapi/hmm_dmirror.h).
+ */
+int dmirror_mirror_read(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
+{
+	return dmirror_read_common(dm, cmd, false);
+}
+
+/**
+ * dmirror_mirror_read_unlocked() - HMM_DMIRROR_READ_UNLOCKED
+ * @dm:  the mirror
+ * @cmd: validated command; cpages and faults are filled in
+ *
+ * Like READ, but a fault may drop the mmap lock and wait (userfaultfd
+ * memory served by another thread); no -EBUSY deadline.
+ *
+ * Context: process context in @dm->mm.
+ * Return: 0 or a negative errno; -EINTR on a fatal signal.
+ */
+int dmirror_mirror_read_unlocked(struct dmirror *dm,
+				 struct hmm_dmirror_cmd *cmd)
+{
+	return dmirror_read_common(dm, cmd, true);
 }
 
 /**
@@ -471,7 +503,7 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 			addr = next;
 			if (addr == bend)
 				break;
-			ret = dmirror_fault(dm, x, addr, end, true);
+			ret = dmirror_fault(dm, x, addr, end, true, false);
 			if (ret)
 				goto out;
 			cmd->faults++;
@@ -515,7 +547,7 @@ int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	for (addr = start; addr < end && !ret; addr = range.end) {
 		range.start = addr;
 		range.end = min(end, addr + DMIRROR_WINDOW_PAGES * PAGE_SIZE);
-		ret = dmirror_fault_window(dm, &range, true);
+		ret = dmirror_fault_window(dm, &range, true, false);
 	}
 
 	kvfree(x);

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_dmirror READ_UNLOCKED on userfaultfd memory: the device fault must
+ * wait for a handler thread instead of failing. (A plain READ of such
+ * memory fails with -EFAULT, but kernels with DEBUG_VM dump a stack for
+ * every fault that cannot wait, so that case is not run here.)
+ */
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "kselftest_harness.h"
+#include "dmirror_test_util.h"
+
+#define UFFD_PAGES	4
+#define UFFD_FILL	0xAB
+
+struct uffd_server {
+	int uffd;
+	int served;
+	char *page;
+};
+
+/* Serve missing-page faults with pages of UFFD_FILL until told to stop. */
+static void *uffd_serve(void *arg)
+{
+	struct uffd_server *srv = arg;
+	struct uffd_msg msg;
+
+	memset(srv->page, UFFD_FILL, 4096);
+	for (;;) {
+		struct pollfd pfd = { .fd = srv->uffd, .events = POLLIN };
+		struct uffdio_copy copy = { 0 };
+
+		if (poll(&pfd, 1, 10000) <= 0)
+			return NULL;
+		if (read(srv->uffd, &msg, sizeof(msg)) != sizeof(msg))
+			return NULL;
+		if (msg.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		copy.dst = msg.arg.pagefault.address & ~4095ULL;
+		copy.src = (uintptr_t)srv->page;
+		copy.len = 4096;
+		if (ioctl(srv->uffd, UFFDIO_COPY, &copy))
+			return NULL;
+		if (++srv->served == UFFD_PAGES)
+			return NULL;
+	}
+}
+
+/* A private anonymous area registered for missing-page faults. */
+static int uffd_area(void **area)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { 0 };
+	int uffd;
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		return -1;
+	if (ioctl(uffd, UFFDIO_API, &api)) {
+		close(uffd);
+		return -1;
+	}
+	*area = mmap(NULL, UFFD_PAGES * 4096, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*area == MAP_FAILED) {
+		close(uffd);
+		return -1;
+	}
+	reg.range.start = (uintptr_t)*area;
+	reg.range.len = UFFD_PAGES * 4096;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		close(uffd);
+		return -1;
+	}
+	return uffd;
+}
+
+FIXTURE(uffd)
+{
+	int fd;
+};
+
+FIXTURE_SETUP(uffd)
+{
+	self->fd = dmirror_open_dev(0);
+	ASSERT_GE(self->fd, 0);
+}
+
+FIXTURE_TEARDOWN(uffd)
+{
+	EXPECT_EQ(0, close(self->fd));
+}
+
+TEST_F(uffd, read_unlocked_waits_for_handler)
+{
+	struct hmm_dmirror_cmd cmd = { 0 };
+	static struct uffd_server srv;
+	unsigned char *out;
+	pthread_t thread;
+	void *area;
+	int i;
+
+	srv.uffd = uffd_area(&area);
+	if (srv.uffd < 0)
+		SKIP(return, "userfaultfd not available: %s", strerror(errno));
+	srv.served = 0;
+	srv.page = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, srv.page);
+	out = malloc(UFFD_PAGES * 4096);
+	ASSERT_NE(NULL, out);
+	memset(out, 0, UFFD_PAGES * 4096);
+	ASSERT_EQ(0, pthread_create(&thread, NULL, uffd_serve, &srv));
+
+	cmd.addr = (uintptr_t)area;
+	cmd.ptr = (uintptr_t)out;
+	cmd.npages = UFFD_PAGES;
+	ASSERT_EQ(0, dmirror_cmd(self->fd, HMM_DMIRROR_READ_UNLOCKED, &cmd));
+	EXPECT_EQ((__u64)UFFD_PAGES, cmd.cpages);
+	EXPECT_EQ(1ULL, cmd.faults);
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	EXPECT_EQ(UFFD_PAGES, srv.served);
+	for (i = 0; i < UFFD_PAGES * 4096; i++)
+		ASSERT_EQ(UFFD_FILL, out[i]) TH_LOG("byte %d", i);
+	/* The CPU sees the pages the handler installed. */
+	EXPECT_EQ(UFFD_FILL, ((unsigned char *)area)[3 * 4096 + 17]);
+	close(srv.uffd);
+	munmap(srv.page, 4096);
+	munmap(area, UFFD_PAGES * 4096);
+	free(out);
+}
+
+TEST_F(uffd, read_unlocked_on_plain_memory)
+{
+	struct hmm_dmirror_cmd cmd = { 0 };
+	unsigned char *buf, *out;
+	int i;
+
+	buf = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	out = malloc(16 * 4096);
+	ASSERT_NE(NULL, out);
+	for (i = 0; i < 16 * 4096; i++)
+		buf[i] = i * 7;
+
+	cmd.addr = (uintptr_t)buf;
+	cmd.ptr = (uintptr_t)out;
+	cmd.npages = 16;
+	ASSERT_EQ(0, dmirror_cmd(self->fd, HMM_DMIRROR_READ_UNLOCKED, &cmd));
+	EXPECT_EQ(16ULL, cmd.cpages);
+	EXPECT_EQ(1ULL, cmd.faults);
+	ASSERT_EQ(0, memcmp(buf, out, 16 * 4096));
+
+	/* Mirrored now: no fault the second time. */
+	ASSERT_EQ(0, dmirror_cmd(self->fd, HMM_DMIRROR_READ_UNLOCKED, &cmd));
+	EXPECT_EQ(0ULL, cmd.faults);
+
+	/* A hole is refused before anything is copied. */
+	ASSERT_EQ(0, munmap(buf + 8 * 4096, 4096));
+	memset(out, 0x33, 16 * 4096);
+	EXPECT_EQ(-EFAULT,
+		  dmirror_cmd(self->fd, HMM_DMIRROR_READ_UNLOCKED, &cmd));
+	EXPECT_EQ(0x33, out[0]);
+	munmap(buf, 16 * 4096);
+	free(out);
+}
+
+TEST_HARNESS_MAIN
