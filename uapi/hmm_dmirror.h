@@ -81,11 +81,14 @@ struct hmm_dmirror_cmd {
 /**
  * HMM_DMIRROR_MIGRATE_TO_DEV - migrate the range into device memory
  *
- * Afterwards the device's view of the range is copied to @ptr;
- * @cpages = pages the device holds or maps. -ENOENT when some page is
- * neither on the device nor mapped by it (shared memory, a page of another
- * device, device memory exhausted); -EINVAL for holes, PROT_NONE and VMAs
- * migration cannot handle.
+ * Private anonymous pages (including never-touched and zero pages) move to
+ * the device; a full device first evicts the memory it filled longest ago
+ * (of any process) back to system memory. Afterwards the device's view of
+ * the range is copied to @ptr; @cpages = npages. Errors: -ENOENT when some
+ * page is neither on the device nor mapped by it (shared memory, a page of
+ * another device; nothing is copied to @ptr), -ENOMEM when the device could
+ * not make room, -EINVAL for holes, PROT_NONE and VMAs migration cannot
+ * handle (hugetlb, I/O mappings). Pages moved before an error stay moved.
  */
 #define HMM_DMIRROR_MIGRATE_TO_DEV	_IOWR('H', 0x02, struct hmm_dmirror_cmd)
 
@@ -108,8 +111,13 @@ struct hmm_dmirror_cmd {
 /**
  * HMM_DMIRROR_EXCLUSIVE - make the pages device-exclusive (for atomics)
  *
- * A later CPU access revokes the exclusive access. The data is copied to
- * @ptr; @cpages = npages.
+ * A later CPU access (or fork, mprotect, ...) revokes the exclusive access.
+ * The data is copied to @ptr; @cpages = npages. Errors, checked before any
+ * page is converted: -EFAULT (no VMA, PROT_NONE, read-only), -EOPNOTSUPP
+ * (shared memory, hugetlb). Later: -EBUSY (a page could not be converted;
+ * kernels before 6.15 report every failure so), -ENOENT (the CPU took a
+ * page back before the read-back), -EINTR (fatal signal). Pages converted
+ * before an error stay exclusive.
  */
 #define HMM_DMIRROR_EXCLUSIVE		_IOWR('H', 0x05, struct hmm_dmirror_cmd)
 
@@ -126,7 +134,11 @@ struct hmm_dmirror_cmd {
  *
  * Every page in the device's memory, whoever put it there, goes back to
  * system memory and the device memory is freed. @addr and @npages are
- * validated and otherwise ignored.
+ * validated and otherwise ignored. -EBUSY if some memory stayed busy for
+ * a second (it is kept; nothing waits forever).
+ *
+ * Closing a file does the same for the pages of that file's address space
+ * on this device.
  */
 #define HMM_DMIRROR_RELEASE		_IOWR('H', 0x07, struct hmm_dmirror_cmd)
 
@@ -134,7 +146,7 @@ struct hmm_dmirror_cmd {
  * HMM_DMIRROR_FLAGS - set the flag word of this open file
  *
  * @npages carries the word (HMM_DMIRROR_FLAG_*); zero clears it; undefined
- * bits are -EINVAL.
+ * bits are -EINVAL. @npages is not range-checked for this ioctl.
  */
 #define HMM_DMIRROR_FLAGS		_IOWR('H', 0x08, struct hmm_dmirror_cmd)
 
@@ -142,12 +154,19 @@ struct hmm_dmirror_cmd {
  * HMM_DMIRROR_READ_UNLOCKED - like HMM_DMIRROR_READ, but faults may drop
  * the mmap lock and wait, so memory whose faults are resolved by another
  * thread (userfaultfd) can be read
+ *
+ * Available on every supported kernel (emulated where the kernel lacks
+ * hmm_range_fault_unlocked_timeout()). No -EBUSY deadline; -EINTR on a
+ * fatal signal.
  */
 #define HMM_DMIRROR_READ_UNLOCKED	_IOWR('H', 0x09, struct hmm_dmirror_cmd)
 
 /**
  * HMM_DMIRROR_FLAG_FAIL_ALLOC - make the next PMD-sized allocation fail
  * once, so the fall-back to base pages is exercised
+ *
+ * Without large device pages (not yet implemented) there is no PMD-sized
+ * allocation, and the flag has no effect.
  */
 #define HMM_DMIRROR_FLAG_FAIL_ALLOC	_BITULL(0)
 
