@@ -49,7 +49,7 @@ expect_refused() {
 nodes() { ls /dev/hmm_dmirror* 2>/dev/null | tr '\n' ' '; }
 
 echo "TAP version 13"
-echo "1..11"
+echo "1..13"
 
 unload
 
@@ -89,7 +89,45 @@ else
 	skip "refused while test_hmm is loaded" "test_hmm.ko not available"
 fi
 
-# 10-11: insert/open/remove many times; memory must come back.
+# 10-11: unload with pages on the device that no open file owns: the
+# unload evicts them and the process that maps them keeps its data.
+hold_unload() {
+	insmod "$HMM_KO" || return 1
+	rm -f /tmp/hold.in /tmp/hold.out
+	mkfifo /tmp/hold.in
+	dmirror_hold 64 </tmp/hold.in >/tmp/hold.out &
+	exec 8>/tmp/hold.in
+	i=0
+	while ! grep -q ready /tmp/hold.out 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	resident=$(awk '$1 == "resident_pages" { print $2 }' \
+		/sys/kernel/debug/hmm_dmirror/dev0/stats)
+	echo "# resident pages before unload: $resident"
+	rmmod hmm_dmirror
+	rc=$?
+	echo go >&8
+	exec 8>&-
+	i=0
+	while ! grep -q 'intact\|corrupt' /tmp/hold.out && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sed 's/^/# /' /tmp/hold.out
+	[ "$resident" = 64 ] && [ $rc -eq 0 ]
+}
+if command -v dmirror_hold >/dev/null; then
+	hold_unload
+	check $? "rmmod with 64 pages on the device and no open file"
+	grep -q intact /tmp/hold.out
+	check $? "the process mapping them keeps its data after unload"
+else
+	skip "rmmod with pages on the device" "dmirror_hold not built"
+	skip "data kept after unload" "dmirror_hold not built"
+fi
+
+# 12-13: insert/open/remove many times; memory must come back.
 mem_used() {
 	awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 }
 	     END { print t - a }' /proc/meminfo
