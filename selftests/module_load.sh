@@ -49,7 +49,7 @@ expect_refused() {
 nodes() { ls /dev/hmm_dmirror* 2>/dev/null | tr '\n' ' '; }
 
 echo "TAP version 13"
-echo "1..13"
+echo "1..14"
 
 unload
 
@@ -127,7 +127,23 @@ else
 	skip "data kept after unload" "dmirror_hold not built"
 fi
 
-# 12-13: insert/open/remove many times; memory must come back.
+# 12: rmmod is refused while a file is open, and works after the close.
+busy_unload() {
+	insmod "$HMM_KO" || return 1
+	exec 7<>/dev/hmm_dmirror0
+	if rmmod hmm_dmirror 2>/dev/null; then
+		exec 7>&-
+		echo "# rmmod succeeded with a file open"
+		return 1
+	fi
+	loaded || return 1
+	exec 7>&-
+	rmmod hmm_dmirror
+}
+busy_unload
+check $? "rmmod refused while a file is open, accepted after close"
+
+# 13-14: insert/open/remove many times; memory must come back.
 mem_used() {
 	awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 }
 	     END { print t - a }' /proc/meminfo
