@@ -9,8 +9,11 @@ PREFIX ?= /usr/local
 KVERS ?= 6.1 6.12 7.3
 FLAVOR ?= normal
 REPO := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+KREL = $(shell $(MAKE) -s -C $(KDIR) kernelrelease)
+DEPMOD_BASE = $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH))
 
 .PHONY: all modules kdir-check clean install selftests check run lint help
+.PHONY: tools uninstall dkms-install dkms-remove
 
 all: modules
 
@@ -26,12 +29,42 @@ clean:
 	      $(REPO)/module/*.o $(REPO)/module/.*.cmd
 	rm -rf $(REPO)/.tmp_versions
 	$(MAKE) -C $(REPO)/selftests clean
+	$(MAKE) -C $(REPO)/tools clean
 
 install: modules
 	$(MAKE) -C $(KDIR) M=$(REPO) modules_install
-	depmod -a $(shell $(MAKE) -s -C $(KDIR) kernelrelease)
+	depmod $(DEPMOD_BASE) -a $(KREL)
 	install -D -m 0644 $(REPO)/uapi/hmm_dmirror.h \
 		$(DESTDIR)$(PREFIX)/include/hmm_dmirror.h
+
+# Removes what install put in place: hmm_dmirror.ko of KDIR's kernel
+# (wherever under /lib/modules/<release> it is) and the header.
+uninstall:
+	find $(INSTALL_MOD_PATH)/lib/modules/$(KREL) -name 'hmm_dmirror.ko*' -delete
+	depmod $(DEPMOD_BASE) -a $(KREL)
+	rm -f $(DESTDIR)$(PREFIX)/include/hmm_dmirror.h
+
+tools:
+	$(MAKE) -C $(REPO)/tools
+
+# DKMS: the sources dkms.conf needs go to /usr/src/hmm-dmirror-<version>.
+# DKMS_FLAGS is passed to dkms build and install (e.g. -k <release>
+# --kernelsourcedir <kernel build dir>); dkms refuses kernels without
+# DEVICE_PRIVATE or HMM_MIRROR (BUILD_EXCLUSIVE_CONFIG).
+DKMS_VER := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(REPO)/dkms.conf)
+DKMS_SRC := /usr/src/hmm-dmirror-$(DKMS_VER)
+dkms-install:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)/scripts
+	cp -r $(REPO)/dkms.conf $(REPO)/Kbuild $(REPO)/module $(REPO)/uapi $(DKMS_SRC)/
+	cp $(REPO)/scripts/conftest.sh $(DKMS_SRC)/scripts/
+	dkms add -m hmm-dmirror -v $(DKMS_VER)
+	dkms build -m hmm-dmirror -v $(DKMS_VER) $(DKMS_FLAGS)
+	dkms install -m hmm-dmirror -v $(DKMS_VER) $(DKMS_FLAGS)
+
+dkms-remove:
+	-dkms remove -m hmm-dmirror -v $(DKMS_VER) --all
+	rm -rf $(DKMS_SRC)
 
 selftests:
 	@test -f $(KSFT_DIR)/kselftest_harness.h || { \
@@ -53,6 +86,9 @@ help:
 	@echo 'hmm-dmirror targets:'
 	@echo '  modules    (default) build hmm_dmirror.ko against KDIR=$(KDIR)'
 	@echo '  install    modules_install + depmod for KDIR, uapi header to PREFIX=$(PREFIX)'
+	@echo '  uninstall  remove what install installed, depmod'
+	@echo '  dkms-install, dkms-remove  register/build/install with DKMS (DKMS_FLAGS=...)'
+	@echo '  tools      build tools/hmmctl/hmmctl and the README example (tools/example)'
 	@echo '  clean      remove build products'
 	@echo '  selftests  build the selftests (KSFT_DIR = a kernel tree'"'"'s tools/testing/selftests)'
 	@echo '  check      build test kernels, run the selftests in a VM on each'

@@ -33,6 +33,11 @@ if ! make -C "$HMM_REPO/selftests" OUTPUT="$work/tests" \
 	cat "$work/selftests.log" >&2
 	die "building the selftests against $kver failed"
 fi
+if ! make -C "$HMM_REPO/tools" STATIC=1 OUTPUT="$work/tests" \
+	KHDR_INCLUDES="-isystem $kdir/hdr/include" >"$work/tools.log" 2>&1; then
+	cat "$work/tools.log" >&2
+	die "building hmmctl and the README example against $kver failed"
+fi
 
 cp "$tree/arch/x86/boot/bzImage" "$work/bzImage"
 cp "$kdir/release" "$work/release"
