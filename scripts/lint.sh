@@ -5,7 +5,8 @@
 #  1. checkpatch.pl --strict (from the newest cached kernel source) over
 #     every file in module/, uapi/, selftests/ and tools/: no error,
 #     warning or check.
-#  2. A W=1 build of the module against every supported kernel.
+#  2. A W=1 build of the module against every supported kernel, and the
+#     selftests and tools built against each kernel's headers.
 #  3. A sparse (C=2) build against the kernels that accept Debian's sparse
 #     0.6.4 (6.1, 6.12; 7.3 requires a newer sparse and refuses to run it).
 # Any diagnostic fails the run.
@@ -56,8 +57,34 @@ build() {
 	echo "$label $kver: clean"
 }
 
+# The user-space side: selftests and tools against each kernel's headers
+# and kselftest harness, with their own -Wall -Wextra.
+userspace() {
+	local kver=$1 kdir out log
+	kdir=$("$HMM_REPO/scripts/build-kernel.sh" "$kver" normal) || return 1
+	out="$HMM_CACHE/lint/$kver-user"
+	log="$out.log"
+	rm -rf "$out"
+	mkdir -p "$out"
+	if ! { make -C "$HMM_REPO/selftests" OUTPUT="$out" \
+		KSFT_DIR="$kdir/linux/tools/testing/selftests" \
+		KHDR_INCLUDES="-isystem $kdir/hdr/include" &&
+	       make -C "$HMM_REPO/tools" OUTPUT="$out" STATIC=1 \
+		KHDR_INCLUDES="-isystem $kdir/hdr/include"; } >"$log" 2>&1; then
+		cat "$log"
+		echo "selftests/tools $kver: build failed"
+		return 1
+	fi
+	if grep -E 'warning:|error:' "$log"; then
+		echo "selftests/tools $kver: diagnostics above"
+		return 1
+	fi
+	echo "selftests/tools $kver: clean"
+}
+
 for kver in $HMM_KVERS_ALL; do
 	build "$kver" "W=1" W=1 || fail=1
+	userspace "$kver" || fail=1
 done
 for kver in $SPARSE_KVERS; do
 	build "$kver" "sparse" C=2 || fail=1

@@ -53,7 +53,7 @@ TEST(nodes_match_config)
 		EXPECT_TRUE(S_ISCHR(st.st_mode));
 		EXPECT_EQ(major, (int)major(st.st_rdev));
 		EXPECT_EQ(id, (int)minor(st.st_rdev));
-		EXPECT_EQ(0600, st.st_mode & 07777);
+		EXPECT_EQ(0600U, st.st_mode & 07777);
 	}
 	EXPECT_EQ(-1, stat("/dev/hmm_dmirror4", &st));
 }
@@ -147,8 +147,8 @@ TEST_F(dev, flags_set_clear_and_reject)
 	cmd.faults = 456;
 	ASSERT_EQ(0, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, &cmd));
 	/* Copied back with the outputs reset, the inputs unchanged. */
-	EXPECT_EQ(0, cmd.cpages);
-	EXPECT_EQ(0, cmd.faults);
+	EXPECT_EQ(0ULL, cmd.cpages);
+	EXPECT_EQ(0ULL, cmd.faults);
 	EXPECT_EQ(HMM_DMIRROR_FLAG_FAIL_ALLOC, cmd.npages);
 
 	cmd.npages = 0;
@@ -158,7 +158,7 @@ TEST_F(dev, flags_set_clear_and_reject)
 	cmd.cpages = 77;
 	EXPECT_EQ(-EINVAL, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, &cmd));
 	/* Not copied back on failure. */
-	EXPECT_EQ(77, cmd.cpages);
+	EXPECT_EQ(77ULL, cmd.cpages);
 
 	cmd.npages = ~0ULL;
 	EXPECT_EQ(-EINVAL, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, &cmd));
@@ -189,60 +189,72 @@ TEST_F(dev, foreign_mm_is_eperm)
 	EXPECT_EQ(0, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, &cmd));
 }
 
-TEST_F(dev, file_outlives_opener_mm)
+/* Pass @fd over the unix socket @sock. Return: 0 or -1. */
+static int send_fd(int sock, int fd)
+{
+	char c = 0, ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &c, 1 };
+	struct msghdr msg = { 0 };
+	struct cmsghdr *cm;
+
+	memset(ctl, 0, sizeof(ctl));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl;
+	msg.msg_controllen = sizeof(ctl);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+/* Receive a descriptor sent by send_fd(). Return: it, or -1. */
+static int recv_fd(int sock)
+{
+	char c, ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &c, 1 };
+	struct msghdr msg = { 0 };
+	struct cmsghdr *cm;
+	int fd;
+
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl;
+	msg.msg_controllen = sizeof(ctl);
+	if (recvmsg(sock, &msg, 0) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/*
+ * A child opens the device, passes the file to the parent over a socket
+ * and exits. The file outlives the mm it is bound to: ioctls on it give
+ * -EPERM, and closing it works.
+ */
+TEST(file_outlives_opener_mm)
 {
 	struct hmm_dmirror_cmd cmd = { 0 };
-	int sv[2], status, fd = -1;
+	int sv[2], status, fd;
 	pid_t pid;
 
-	/*
-	 * A child opens the device and exits; the parent keeps the child's
-	 * file (received over a socket) and must get -EPERM from it, and
-	 * closing it afterwards must work.
-	 */
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
-		char c = 0;
-		struct iovec iov = { &c, 1 };
-		char ctl[CMSG_SPACE(sizeof(int))];
-		struct msghdr msg = { 0 };
-		struct cmsghdr *cm;
 		int cfd = dmirror_open_dev(1);
 
-		if (cfd < 0)
-			_exit(2);
-		memset(ctl, 0, sizeof(ctl));
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = ctl;
-		msg.msg_controllen = sizeof(ctl);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &cfd, sizeof(int));
-		_exit(sendmsg(sv[1], &msg, 0) == 1 ? 0 : 3);
+		_exit(cfd >= 0 && !send_fd(sv[1], cfd) ? 0 : 2);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	ASSERT_EQ(0, WEXITSTATUS(status));
-	{
-		char c, ctl[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = { &c, 1 };
-		struct msghdr msg = { 0 };
-		struct cmsghdr *cm;
-
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = ctl;
-		msg.msg_controllen = sizeof(ctl);
-		ASSERT_EQ(1, recvmsg(sv[0], &msg, 0));
-		cm = CMSG_FIRSTHDR(&msg);
-		ASSERT_NE(NULL, cm);
-		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	}
+	fd = recv_fd(sv[0]);
 	ASSERT_GE(fd, 0);
 	EXPECT_EQ(-EPERM, dmirror_cmd(fd, HMM_DMIRROR_FLAGS, &cmd));
 	EXPECT_EQ(0, close(fd));
