@@ -561,4 +561,29 @@ TEST_F(thp, to_sys_counts_pages)
 	munmap(p, 2 * HPAGE);
 }
 
+/*
+ * Large: RELEASE evicts a device THP by device pfn range (no VMA, so the
+ * core cannot split it there): it comes back whole, data intact.
+ */
+TEST_F(thp, release_evicts_thp)
+{
+	long long e0 = dmirror_dev_stat(0, "evicted_pages");
+	struct hmm_dmirror_cmd cmd;
+	char *p;
+
+	REQUIRE_LARGE();
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	REQUIRE_THP(p, 0x1d);
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	ASSERT_EQ(0, range_ioctl(self->fd, HMM_DMIRROR_RELEASE, p, NULL, 1,
+				 &cmd));
+	EXPECT_LE(e0 + (long long)HPAGE_PAGES,
+		  dmirror_dev_stat(0, "evicted_pages"));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_SYS_PMD_RW));
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x1d));
+	munmap(p, HPAGE);
+}
+
 TEST_HARNESS_MAIN
