@@ -231,16 +231,6 @@ static int populate_thp(int fd, char *p, unsigned int seed)
 	return snap_byte(fd, p, HPAGE_PAGES, 0) == SNAP_SYS_PMD_RW;
 }
 
-#define REQUIRE_LARGE()	do {						\
-		if (!self->large)					\
-			SKIP(return, NO_LARGE);				\
-	} while (0)
-
-#define REQUIRE_THP(p, seed)	do {					\
-		if (!populate_thp(self->fd, (p), (seed)))		\
-			SKIP(return, "no THP could be allocated");	\
-	} while (0)
-
 /*
  * Every kernel: a THP source migrates (as one device folio, or as 512 base
  * pages where the kernel splits it), every byte intact, and comes back.
@@ -251,7 +241,8 @@ TEST_F(thp, thp_source_migrates)
 	char *p = map_huge(1);
 
 	ASSERT_NE(NULL, p);
-	REQUIRE_THP(p, 0x11);
+	if (!populate_thp(self->fd, p, 0x11))
+		SKIP(return, "no THP could be allocated");
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
 	EXPECT_EQ(-1L, pat_find(self->out, 0, HPAGE_PAGES, 0x11));
@@ -270,10 +261,12 @@ TEST_F(thp, populated_to_dev_and_back)
 	long long res0 = dmirror_dev_stat(0, "resident_pages");
 	char *p;
 
-	REQUIRE_LARGE();
+	if (!self->large)
+		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	REQUIRE_THP(p, 0x12);
+	if (!populate_thp(self->fd, p, 0x12))
+		SKIP(return, "no THP could be allocated");
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
 	EXPECT_EQ(-1L, pat_find(self->out, 0, HPAGE_PAGES, 0x12));
@@ -293,7 +286,8 @@ TEST_F(thp, empty_to_dev_and_back)
 	struct hmm_dmirror_cmd cmd;
 	char *p;
 
-	REQUIRE_LARGE();
+	if (!self->large)
+		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
@@ -313,17 +307,18 @@ TEST_F(thp, empty_to_dev_and_back)
 TEST_F(thp, zero_to_dev_and_back)
 {
 	struct hmm_dmirror_cmd cmd;
-	volatile char sink;
+	unsigned long sum = 0;
 	char *p;
 	long i;
 
-	REQUIRE_LARGE();
+	if (!self->large)
+		SKIP(return, NO_LARGE);
 	p = map_huge(2);
 	ASSERT_NE(NULL, p);
 	memset(p, 0, HPAGE);
 	for (i = 0; i < (long)HPAGE; i += PG)
-		sink = p[HPAGE + i];
-	(void)sink;
+		sum += p[HPAGE + i];
+	EXPECT_EQ(0UL, sum);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, 2 * HPAGE_PAGES, &cmd));
 	EXPECT_EQ(2 * HPAGE_PAGES, cmd.cpages);
 	EXPECT_EQ(-1L, byte_find(self->out, 2 * HPAGE, 0));
@@ -342,10 +337,12 @@ TEST_F(thp, fault_one_page)
 	struct hmm_dmirror_cmd cmd;
 	char *p;
 
-	REQUIRE_LARGE();
+	if (!self->large)
+		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	REQUIRE_THP(p, 0x13);
+	if (!populate_thp(self->fd, p, 0x13))
+		SKIP(return, "no THP could be allocated");
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
 	EXPECT_EQ(-1L, pat_find(p + 7 * PG, 7, 1, 0x13));
@@ -362,10 +359,12 @@ TEST_F(thp, partial_munmap_then_fault)
 	struct hmm_dmirror_cmd cmd;
 	char *p;
 
-	REQUIRE_LARGE();
+	if (!self->large)
+		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	REQUIRE_THP(p, 0x14);
+	if (!populate_thp(self->fd, p, 0x14))
+		SKIP(return, "no THP could be allocated");
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
 	ASSERT_EQ(0, munmap(p + half * PG, half * PG));
@@ -386,10 +385,12 @@ TEST_F(thp, mremap_then_fault)
 	struct hmm_dmirror_cmd cmd;
 	char *p, *area, *q;
 
-	REQUIRE_LARGE();
+	if (!self->large)
+		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	REQUIRE_THP(p, 0x15);
+	if (!populate_thp(self->fd, p, 0x15))
+		SKIP(return, "no THP could be allocated");
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
 
@@ -413,10 +414,12 @@ TEST_F(thp, fail_alloc_populated)
 	struct hmm_dmirror_cmd cmd;
 	char *p;
 
-	REQUIRE_LARGE();
+	if (!self->large)
+		SKIP(return, NO_LARGE);
 	p = map_huge(2);
 	ASSERT_NE(NULL, p);
-	REQUIRE_THP(p, 0x16);
+	if (!populate_thp(self->fd, p, 0x16))
+		SKIP(return, "no THP could be allocated");
 	if (!populate_thp(self->fd, p + HPAGE, 0x17))
 		SKIP(goto out, "no THP could be allocated");
 	ASSERT_EQ(0, fail_alloc(self->fd, p));
@@ -442,7 +445,8 @@ TEST_F(thp, fail_alloc_zero)
 	struct hmm_dmirror_cmd cmd;
 	char *p;
 
-	REQUIRE_LARGE();
+	if (!self->large)
+		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, fail_alloc(self->fd, p));
@@ -463,10 +467,12 @@ TEST_F(thp, fail_alloc_to_sys)
 	struct hmm_dmirror_cmd cmd;
 	char *p;
 
-	REQUIRE_LARGE();
+	if (!self->large)
+		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	REQUIRE_THP(p, 0x18);
+	if (!populate_thp(self->fd, p, 0x18))
+		SKIP(return, "no THP could be allocated");
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
 	ASSERT_EQ(0, fail_alloc(self->fd, p));
@@ -486,10 +492,12 @@ TEST_F(thp, fork_cow)
 	pid_t pid;
 	char *p;
 
-	REQUIRE_LARGE();
+	if (!self->large)
+		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	REQUIRE_THP(p, 0x19);
+	if (!populate_thp(self->fd, p, 0x19))
+		SKIP(return, "no THP could be allocated");
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
 
@@ -515,12 +523,14 @@ TEST_F(thp, two_devices)
 	char *p;
 	int fd1;
 
-	REQUIRE_LARGE();
+	if (!self->large)
+		SKIP(return, NO_LARGE);
 	fd1 = dmirror_open_dev(1);
 	ASSERT_GE(fd1, 0);
 	p = map_huge(2);
 	ASSERT_NE(NULL, p);
-	REQUIRE_THP(p, 0x1b);
+	if (!populate_thp(self->fd, p, 0x1b))
+		SKIP(return, "no THP could be allocated");
 	if (!populate_thp(self->fd, p + HPAGE, 0x1c))
 		SKIP(goto out, "no THP could be allocated");
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
@@ -548,7 +558,8 @@ TEST_F(thp, to_sys_counts_pages)
 	struct hmm_dmirror_cmd cmd;
 	char *p;
 
-	REQUIRE_LARGE();
+	if (!self->large)
+		SKIP(return, NO_LARGE);
 	p = map_huge(2);
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, 2 * HPAGE_PAGES, &cmd));
@@ -571,10 +582,12 @@ TEST_F(thp, release_evicts_thp)
 	struct hmm_dmirror_cmd cmd;
 	char *p;
 
-	REQUIRE_LARGE();
+	if (!self->large)
+		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	REQUIRE_THP(p, 0x1d);
+	if (!populate_thp(self->fd, p, 0x1d))
+		SKIP(return, "no THP could be allocated");
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
 	ASSERT_EQ(0, range_ioctl(self->fd, HMM_DMIRROR_RELEASE, p, NULL, 1,
