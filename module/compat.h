@@ -10,7 +10,10 @@
 #define _HMM_DMIRROR_COMPAT_H
 
 #include <linux/err.h>
+#include <linux/gfp.h>
+#include <linux/huge_mm.h>
 #include <linux/memremap.h>
+#include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/rmap.h>
 #include <linux/slab.h>
@@ -60,25 +63,96 @@ static inline void dmirror_zone_device_page_init(struct page *page)
 /*
  * The pgmap callback that returns freed device memory: page_free(page)
  * until 6.18, folio_free(folio) since. DMIRROR_DEFINE_PGMAP_FREE(name, fn)
- * defines callback @name calling fn(struct page *) for every page of what
- * was freed; DMIRROR_PGMAP_FREE_OP names the dev_pagemap_ops field.
+ * defines callback @name calling fn(struct page *first, unsigned long nr)
+ * once for the nr contiguous pages that were freed (a large folio frees
+ * all its pages at once); DMIRROR_PGMAP_FREE_OP names the dev_pagemap_ops
+ * field.
  */
 #ifdef DMIRROR_HAVE_PGMAP_FOLIO_FREE
 #define DMIRROR_PGMAP_FREE_OP	folio_free
 #define DMIRROR_DEFINE_PGMAP_FREE(name, fn)				\
 static void name(struct folio *folio)					\
 {									\
-	long i;								\
-									\
-	for (i = 0; i < folio_nr_pages(folio); i++)			\
-		fn(folio_page(folio, i));				\
+	fn(folio_page(folio, 0), folio_nr_pages(folio));		\
 }
 #else
 #define DMIRROR_PGMAP_FREE_OP	page_free
 #define DMIRROR_DEFINE_PGMAP_FREE(name, fn)				\
 static void name(struct page *page)					\
 {									\
-	fn(page);							\
+	fn(page, 1);							\
+}
+#endif
+
+/*
+ * Compound device-private migration (6.19): a PMD-sized THP, or an empty
+ * 2 MiB unit, migrates as one large device folio and back. It needs the
+ * migrate_vma compound selection, large zone-device folios
+ * (zone_device_folio_init), the folio-based free callback, and a core
+ * that splits device-private folios itself (the folio_split op exists;
+ * its default, used when a driver sets none, gives each new folio the
+ * pgmap, which is all this module needs: contents are stored per pfn).
+ *
+ * Without it DMIRROR_PFN_COMPOUND and DMIRROR_SELECT_COMPOUND are 0, so
+ * logic that tests or requests them is inert, and the large allocators
+ * are never reached.
+ */
+#if defined(DMIRROR_HAVE_MIGRATE_COMPOUND) &&				\
+	defined(DMIRROR_HAVE_PGMAP_FOLIO_SPLIT) &&			\
+	defined(DMIRROR_HAVE_ZONE_DEVICE_FOLIO_INIT) &&			\
+	defined(DMIRROR_HAVE_PGMAP_FOLIO_FREE)
+#define DMIRROR_PFN_COMPOUND		MIGRATE_PFN_COMPOUND
+#define DMIRROR_SELECT_COMPOUND		MIGRATE_VMA_SELECT_COMPOUND
+
+/* True when large device folios of @nr pages can be migrated. */
+static inline bool dmirror_compat_large_supported(unsigned long nr)
+{
+	return thp_migration_supported() && HPAGE_PMD_NR == nr;
+}
+
+/* Hand out a free PMD-sized device folio: ref 1, pgmap refs, locked. */
+static inline void dmirror_zone_device_large_init(struct page *page)
+{
+	zone_device_folio_init(page_folio(page), page_pgmap(page),
+			       HPAGE_PMD_ORDER);
+}
+
+/*
+ * A locked system THP for @addr of @vma (@vma NULL: any node), or NULL.
+ */
+static inline struct page *dmirror_alloc_sys_large(struct vm_area_struct *vma,
+						   unsigned long addr)
+{
+	gfp_t gfp = GFP_TRANSHUGE | __GFP_NOWARN;
+	struct folio *folio;
+
+	if (vma)
+		folio = vma_alloc_folio(gfp, HPAGE_PMD_ORDER, vma, addr);
+	else
+		folio = folio_alloc(gfp, HPAGE_PMD_ORDER);
+	if (!folio)
+		return NULL;
+	folio_lock(folio);
+	return folio_page(folio, 0);
+}
+#else
+#define DMIRROR_PFN_COMPOUND		0UL
+#define DMIRROR_SELECT_COMPOUND		0
+
+static inline bool dmirror_compat_large_supported(unsigned long nr)
+{
+	return false;
+}
+
+static inline void dmirror_zone_device_large_init(struct page *page)
+{
+	WARN_ON_ONCE(1);
+}
+
+static inline struct page *dmirror_alloc_sys_large(struct vm_area_struct *vma,
+						   unsigned long addr)
+{
+	return NULL;
 }
 #endif
 

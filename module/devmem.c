@@ -35,6 +35,17 @@
  * which moves its pages back to system memory and invalidates every mirror
  * that maps them (the rmap walk raises ordinary invalidations).
  *
+ * Large device pages: where the kernel supports compound device-private
+ * migration (and thp_migration is set), a PMD-sized THP or empty 2 MiB
+ * unit migrates into one large device folio, which is one whole free
+ * block of a private chunk (blocks are PMD-aligned). Its contents stay in
+ * @vram per pfn, so they stay right when the core splits the folio. A
+ * freed large folio leaves its head page marked as a compound head until
+ * the page is handed out again; the core's pfn-range walk
+ * (migrate_device_range) would take that stale head for a whole block and
+ * skip the block, so the base allocator hands out such a block's head
+ * before any other page of it (@large_stale).
+ *
  * A device page is freed by the core (the pgmap free callback) when its
  * last reference goes; it goes back to its chunk's bitmap. Chunks hold a
  * reference on their device, and device pages point at their chunk (the
@@ -58,6 +69,22 @@ module_param(chunk_mib, uint, 0444);
 MODULE_PARM_DESC(chunk_mib,
 		 "Device memory is added in chunks of this many MiB (default 64; a power of two, 2..devmem_mib)");
 
+static bool thp_migration = true;
+module_param(thp_migration, bool, 0444);
+MODULE_PARM_DESC(thp_migration,
+		 "Migrate PMD-sized THPs into device-private memory as one device folio (default Y); reads N when the kernel lacks compound device-private migration");
+
+/**
+ * dmirror_devmem_large_enabled() - whether large device pages are used
+ *
+ * Return: true if the kernel supports compound device-private migration
+ * and the thp_migration parameter allows it.
+ */
+bool dmirror_devmem_large_enabled(void)
+{
+	return thp_migration;
+}
+
 /* Attempts to empty a chunk before giving up on removing it. */
 #define DMIRROR_RELEASE_TRIES	50
 
@@ -79,6 +106,11 @@ int dmirror_devmem_check_params(void)
 		pr_err("devmem_mib=%u must be a non-zero multiple of chunk_mib=%u, at most %u chunks\n",
 		       devmem_mib, chunk_mib, DMIRROR_MAX_CHUNKS);
 		return -EINVAL;
+	}
+	if (thp_migration &&
+	    !dmirror_compat_large_supported(DMIRROR_BLOCK_PAGES)) {
+		pr_info("kernel lacks compound device-private migration: THPs migrate as base pages\n");
+		thp_migration = false;
 	}
 	return 0;
 }
@@ -103,23 +135,29 @@ void *dmirror_devmem_page_data(struct page *page)
 	return chunk->vram + ((page_to_pfn(page) - chunk->base_pfn) << PAGE_SHIFT);
 }
 
-/* The core dropped the last reference: give the page back. */
-static void dmirror_devmem_free_page(struct page *page)
+/*
+ * The core dropped the last reference: give the @nr pages from @page back
+ * (one base page, or a whole block for a large folio).
+ */
+static void dmirror_devmem_free_pages(struct page *page, unsigned long nr)
 {
 	struct dmirror_chunk *chunk = dmirror_page_chunk(page);
 	struct dmirror_devmem *mem = &chunk->mdev->mem;
 	unsigned long idx = page_to_pfn(page) - chunk->base_pfn;
+	unsigned long block = idx / DMIRROR_BLOCK_PAGES;
 	unsigned long flags;
 
 	spin_lock_irqsave(&mem->lock, flags);
-	__set_bit(idx, chunk->free);
-	chunk->nr_free++;
-	chunk->block_used[idx / DMIRROR_BLOCK_PAGES]--;
+	bitmap_set(chunk->free, idx, nr);
+	chunk->nr_free += nr;
+	chunk->block_used[block] -= nr;
+	if (nr > 1)
+		__set_bit(block, chunk->large_stale);
 	spin_unlock_irqrestore(&mem->lock, flags);
-	atomic64_dec(&chunk->mdev->stats.val[DMIRROR_STAT_RESIDENT]);
+	atomic64_sub(nr, &chunk->mdev->stats.val[DMIRROR_STAT_RESIDENT]);
 }
 
-DMIRROR_DEFINE_PGMAP_FREE(dmirror_pgmap_free, dmirror_devmem_free_page)
+DMIRROR_DEFINE_PGMAP_FREE(dmirror_pgmap_free, dmirror_devmem_free_pages)
 
 static const struct dev_pagemap_ops dmirror_devmem_ops = {
 	.DMIRROR_PGMAP_FREE_OP	= dmirror_pgmap_free,
@@ -130,6 +168,7 @@ static void dmirror_chunk_free(struct dmirror_chunk *chunk)
 {
 	vfree(chunk->vram);
 	bitmap_free(chunk->free);
+	bitmap_free(chunk->large_stale);
 	kfree(chunk->block_stamp);
 	kfree(chunk->block_used);
 	kfree(chunk);
@@ -161,9 +200,11 @@ static struct dmirror_chunk *dmirror_chunk_create(struct dmirror_device *mdev)
 	chunk->free = bitmap_zalloc(npages, GFP_KERNEL);
 	chunk->block_stamp = kcalloc(nblocks, sizeof(u64), GFP_KERNEL);
 	chunk->block_used = kcalloc(nblocks, sizeof(unsigned int), GFP_KERNEL);
+	chunk->large_stale = bitmap_zalloc(nblocks, GFP_KERNEL);
 	if (!coherent)
 		chunk->vram = vmalloc(size);
 	if (!chunk->free || !chunk->block_stamp || !chunk->block_used ||
+	    !chunk->large_stale ||
 	    (!coherent && !chunk->vram)) {
 		dmirror_chunk_free(chunk);
 		return ERR_PTR(-ENOMEM);
@@ -199,6 +240,8 @@ static struct dmirror_chunk *dmirror_chunk_create(struct dmirror_device *mdev)
 	if (coherent)
 		chunk->vram = addr;
 	chunk->base_pfn = PHYS_PFN(chunk->pgmap.range.start);
+	chunk->large_ok = !coherent && dmirror_devmem_large_enabled() &&
+			  IS_ALIGNED(chunk->base_pfn, DMIRROR_BLOCK_PAGES);
 	bitmap_fill(chunk->free, npages);
 	chunk->nr_free = npages;
 	get_device(&mdev->dev);
@@ -228,20 +271,52 @@ static unsigned int dmirror_chunk_take(struct dmirror_devmem *mem,
 	unsigned long idx = chunk->hint;
 	unsigned int got = 0;
 
+	unsigned long block, pick;
+
 	while (got < n && chunk->nr_free) {
 		idx = find_next_bit(chunk->free, chunk->npages, idx);
 		if (idx >= chunk->npages) {
 			idx = 0;
 			continue;
 		}
-		__clear_bit(idx, chunk->free);
+		/* A freed large folio's block: its head page goes first. */
+		block = idx / DMIRROR_BLOCK_PAGES;
+		pick = idx;
+		if (test_bit(block, chunk->large_stale)) {
+			__clear_bit(block, chunk->large_stale);
+			if (test_bit(block * DMIRROR_BLOCK_PAGES, chunk->free))
+				pick = block * DMIRROR_BLOCK_PAGES;
+		}
+		__clear_bit(pick, chunk->free);
 		chunk->nr_free--;
-		chunk->block_used[idx / DMIRROR_BLOCK_PAGES]++;
-		chunk->block_stamp[idx / DMIRROR_BLOCK_PAGES] = ++mem->stamp;
-		pages[got++] = pfn_to_page(chunk->base_pfn + idx);
+		chunk->block_used[block]++;
+		chunk->block_stamp[block] = ++mem->stamp;
+		pages[got++] = pfn_to_page(chunk->base_pfn + pick);
 	}
 	chunk->hint = idx;
 	return got;
+}
+
+/* Take one whole free block of @chunk. Context: mem->lock held. */
+static struct page *dmirror_chunk_take_block(struct dmirror_devmem *mem,
+					     struct dmirror_chunk *chunk)
+{
+	unsigned long b, idx;
+
+	if (!chunk->large_ok || chunk->nr_free < DMIRROR_BLOCK_PAGES)
+		return NULL;
+	for (b = 0; b < chunk->npages / DMIRROR_BLOCK_PAGES; b++) {
+		if (chunk->block_used[b])
+			continue;
+		idx = b * DMIRROR_BLOCK_PAGES;
+		bitmap_clear(chunk->free, idx, DMIRROR_BLOCK_PAGES);
+		chunk->nr_free -= DMIRROR_BLOCK_PAGES;
+		chunk->block_used[b] = DMIRROR_BLOCK_PAGES;
+		chunk->block_stamp[b] = ++mem->stamp;
+		__clear_bit(b, chunk->large_stale);
+		return pfn_to_page(chunk->base_pfn + idx);
+	}
+	return NULL;
 }
 
 /* Take free pages from the chunks we have. */
@@ -261,6 +336,24 @@ static unsigned int dmirror_devmem_take(struct dmirror_devmem *mem,
 	}
 	spin_unlock_irqrestore(&mem->lock, flags);
 	return got;
+}
+
+/* Take one whole free block from the chunks we have. */
+static struct page *dmirror_devmem_take_block(struct dmirror_devmem *mem)
+{
+	struct page *page = NULL;
+	unsigned long flags;
+	unsigned int i;
+
+	spin_lock_irqsave(&mem->lock, flags);
+	for (i = 0; i < DMIRROR_MAX_CHUNKS && !page; i++) {
+		struct dmirror_chunk *chunk = mem->chunks[i];
+
+		if (chunk && !chunk->dying)
+			page = dmirror_chunk_take_block(mem, chunk);
+	}
+	spin_unlock_irqrestore(&mem->lock, flags);
+	return page;
 }
 
 /* Add a chunk if the capacity allows. Return: 0, -ENOSPC or an errno. */
@@ -374,6 +467,35 @@ unsigned int dmirror_devmem_alloc(struct dmirror_device *mdev,
 }
 
 /**
+ * dmirror_devmem_alloc_large() - allocate one PMD-sized device folio
+ * @mdev: a device-private device
+ *
+ * Takes a whole free block, adding a chunk if none is free and the
+ * capacity allows; never evicts (the caller falls back to base pages).
+ * Context: process context, may sleep; no mirror lock held.
+ *
+ * Return: the folio's head page, referenced and locked, or NULL.
+ */
+struct page *dmirror_devmem_alloc_large(struct dmirror_device *mdev)
+{
+	struct dmirror_devmem *mem = &mdev->mem;
+	struct page *page;
+
+	if (!dmirror_devmem_large_enabled() ||
+	    mdev->mtype != HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
+		return NULL;
+	page = dmirror_devmem_take_block(mem);
+	if (!page && !dmirror_devmem_grow(mdev))
+		page = dmirror_devmem_take_block(mem);
+	if (!page)
+		return NULL;
+	dmirror_zone_device_large_init(page);
+	atomic64_add(DMIRROR_BLOCK_PAGES,
+		     &mdev->stats.val[DMIRROR_STAT_RESIDENT]);
+	return page;
+}
+
+/**
  * dmirror_devmem_evict_range() - move device pages back to system memory
  * @mdev:      the device owning the pages
  * @first_pfn: first pfn of the range, inside one chunk
@@ -381,6 +503,10 @@ unsigned int dmirror_devmem_alloc(struct dmirror_device *mdev,
  *
  * Free pages, and pages that are locked or have no reference at this
  * moment, are skipped. A page whose system page cannot be allocated stays.
+ * A large device folio moves whole into a system THP: the core cannot
+ * split a folio on this path (there is no VMA to split it in), so when no
+ * THP can be had the folio stays this time, whole and intact; callers
+ * that must empty the range retry (RELEASE, unload).
  *
  * Context: process context, may sleep; no mirror lock held.
  * Return: pages moved.
@@ -401,20 +527,31 @@ unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
 		struct page *dpage;
+		unsigned long j, nr = 1;
 
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
-		dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN);
+		if (src[i] & DMIRROR_PFN_COMPOUND) {
+			nr = folio_nr_pages(page_folio(spage));
+			dpage = dmirror_alloc_sys_large(NULL, 0);
+		} else {
+			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN);
+			if (dpage)
+				lock_page(dpage);
+		}
 		if (!dpage)
 			continue;
-		lock_page(dpage);
-		dmirror_copy_device_to_page(spage, dpage);
+		for (j = 0; j < nr; j++)
+			dmirror_copy_device_to_page(spage + j, dpage + j);
 		dst[i] = migrate_pfn(page_to_pfn(dpage));
+		if (nr > 1)
+			dst[i] |= DMIRROR_PFN_COMPOUND;
 	}
 	migrate_device_pages(src, dst, npages);
 	for (i = 0; i < npages; i++)
 		if (dst[i] && (src[i] & MIGRATE_PFN_MIGRATE))
-			moved++;
+			moved += (dst[i] & DMIRROR_PFN_COMPOUND) ?
+				 DMIRROR_BLOCK_PAGES : 1;
 	migrate_device_finalize(src, dst, npages);
 	atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_EVICTED]);
 out:

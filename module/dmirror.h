@@ -146,6 +146,9 @@ struct dmirror_stats {
  * @hint:        where the next allocation starts looking
  * @block_stamp: per block, when a page was last allocated from it
  * @block_used:  per block, pages in use
+ * @large_stale: per block, freed as a large folio and its head page not
+ *               handed out since (see devmem.c)
+ * @large_ok:    whole blocks may be handed out as large device folios
  * @dying:       being released: no allocation from it
  * @coherent:    MEMORY_DEVICE_COHERENT: @vram is the CPU mapping of the
  *               pages themselves, @res is NULL
@@ -162,6 +165,8 @@ struct dmirror_chunk {
 	unsigned long hint;
 	u64 *block_stamp;
 	unsigned int *block_used;
+	unsigned long *large_stale;
+	bool large_ok;
 	bool dying;
 	bool coherent;
 };
@@ -308,6 +313,8 @@ int dmirror_devmem_release(struct dmirror_device *mdev, bool wait);
 void *dmirror_devmem_page_data(struct page *page);
 unsigned int dmirror_devmem_alloc(struct dmirror_device *mdev,
 				  struct page **pages, unsigned int n);
+bool dmirror_devmem_large_enabled(void);
+struct page *dmirror_devmem_alloc_large(struct dmirror_device *mdev);
 unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 					 unsigned long first_pfn,
 					 unsigned long npages);

@@ -21,8 +21,21 @@
  * core's migration of long-term pinned pages).
  *
  * Every migration works one window at a time (at most DMIRROR_WINDOW_PAGES,
- * never across a VMA end) with migrate_vma_setup(), _pages() and
+ * never across a VMA end or a PMD boundary, so that a window covers whole
+ * PMDs whenever the range does) with migrate_vma_setup(), _pages() and
  * _finalize(), under mmap_read_lock, with fixed-size pfn arrays.
+ *
+ * Large pages (where dmirror_devmem_large_enabled()): a private device
+ * asks the core for compound units. To the device, a PMD-mapped THP or an
+ * empty 2 MiB unit gets one large device folio; if there is none (or the
+ * file's FAIL_ALLOC fires) it gets 512 base device pages, or nothing, and
+ * the core splits the source. Back to system memory, a large device folio
+ * gets a system THP (FAIL_ALLOC forces the fallback once for
+ * MIGRATE_TO_SYS), else base pages and the core splits the device folio;
+ * a base page that cannot be allocated stays on the device. Counts are
+ * always in 4 KiB pages. A compound unit is one pfn-array entry, at the
+ * index of its first page; the entries after it stay empty unless the
+ * core splits it.
  *
  * Our own migrations raise MMU_NOTIFY_MIGRATE with the device as owner,
  * which this device's mirrors skip (mirror.c), so the device page tables of
@@ -34,12 +47,48 @@
  * pages in other processes, see ordinary invalidations from the core.
  */
 
+/* Whether migrations of @mdev ask the core for compound units. */
+static unsigned long dmirror_migrate_compound(struct dmirror_device *mdev)
+{
+	if (mdev->mtype == HMM_DMIRROR_MEMORY_DEVICE_PRIVATE &&
+	    dmirror_devmem_large_enabled())
+		return DMIRROR_SELECT_COMPOUND;
+	return 0;
+}
+
 /* Which device pages a migration back to system memory selects. */
 static unsigned long dmirror_migrate_select(struct dmirror_device *mdev)
 {
 	if (mdev->mtype == HMM_DMIRROR_MEMORY_DEVICE_COHERENT)
 		return MIGRATE_VMA_SELECT_DEVICE_COHERENT;
-	return MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+	return MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
+	       dmirror_migrate_compound(mdev);
+}
+
+/* Pages a migrated entry covers, given its destination pfn. */
+static unsigned long dmirror_migrate_span(unsigned long dst)
+{
+	return (dst & DMIRROR_PFN_COMPOUND) ? DMIRROR_BLOCK_PAGES : 1;
+}
+
+/* Consume @dm's one-shot FAIL_ALLOC flag. Return: whether it was set. */
+static bool dmirror_migrate_fail_alloc(struct dmirror *dm)
+{
+	u64 old = READ_ONCE(dm->flags);
+
+	while (old & HMM_DMIRROR_FLAG_FAIL_ALLOC)
+		if (try_cmpxchg(&dm->flags, &old,
+				old & ~HMM_DMIRROR_FLAG_FAIL_ALLOC))
+			return true;
+	return false;
+}
+
+/* End of the migration window that starts at @addr, within [.., @end). */
+static unsigned long dmirror_migrate_window_end(unsigned long addr,
+						unsigned long end,
+						struct vm_area_struct *vma)
+{
+	return min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
 }
 
 /* Copy a device page's contents into a system page. */
@@ -88,18 +137,22 @@ static void dmirror_migrate_sync(struct dmirror_device *mdev,
 		mutex_lock(&dm->lock);
 		for (i = 0; i < npages; i++) {
 			struct page *dpage = migrate_pfn_to_page(args->dst[i]);
+			unsigned long j, nr = dmirror_migrate_span(args->dst[i]);
 			void *old;
 
 			if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
 				continue;
-			if (dm == self && dpage && access) {
-				old = xa_store(&dm->pt, first + i,
-					       dmirror_pt_entry(dpage, access[i]),
-					       GFP_NOWAIT | __GFP_NOWARN);
-				if (!xa_is_err(old))
-					continue;
+			for (j = 0; j < nr && i + j < npages; j++) {
+				if (dm == self && dpage && access) {
+					old = xa_store(&dm->pt, first + i + j,
+						       dmirror_pt_entry(dpage + j,
+									access[i]),
+						       GFP_NOWAIT | __GFP_NOWARN);
+					if (!xa_is_err(old))
+						continue;
+				}
+				xa_erase(&dm->pt, first + i + j);
 			}
-			xa_erase(&dm->pt, first + i);
 		}
 		mutex_unlock(&dm->lock);
 	}
@@ -120,10 +173,21 @@ struct dmirror_migrate_buf {
 	u8 access[DMIRROR_WINDOW_PAGES];
 };
 
+/* Copy the @nr pages of a source unit (NULL: zeros) to device pages. */
+static void dmirror_copy_unit_to_device(struct page *spage,
+					struct page *dpage, unsigned long nr)
+{
+	unsigned long j;
+
+	for (j = 0; j < nr; j++)
+		dmirror_copy_page_to_device(spage ? spage + j : NULL, dpage + j);
+}
+
 /*
- * Allocate device pages for the selected sources of one window and copy.
- * Sources for which no device page could be had stay where they are.
- * Return: true if the device ran out of memory.
+ * Allocate device memory for the selected sources of one window and copy.
+ * A compound source gets a large device folio, or 512 base pages, or
+ * nothing; sources for which no device page could be had stay where they
+ * are. Return: true if the device ran out of memory.
  */
 static bool dmirror_migrate_alloc_and_copy(struct dmirror *dm,
 					   struct migrate_vma *args,
@@ -132,28 +196,60 @@ static bool dmirror_migrate_alloc_and_copy(struct dmirror *dm,
 	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
 	bool writable = args->vma->vm_flags & VM_WRITE;
 	unsigned int want = 0, got, used = 0;
-	unsigned long i;
+	unsigned long i, j, nr;
 
-	for (i = 0; i < npages; i++)
-		if (args->src[i] & MIGRATE_PFN_MIGRATE)
-			want++;
-	got = dmirror_devmem_alloc(dm->mdev, b->pages, want);
-
+	/* Large units first; what they cannot get is wanted as base pages. */
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(args->src[i]);
-		struct page *dpage;
+		struct page *dpage = NULL;
 
 		args->dst[i] = 0;
 		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
-		if (used == got)
-			continue;
-		dpage = b->pages[used++];
-		dmirror_copy_page_to_device(spage, dpage);
-		args->dst[i] = migrate_pfn(page_to_pfn(dpage));
 		b->access[i] = ((args->src[i] & MIGRATE_PFN_WRITE) ||
 				(!spage && writable)) ?
 			DMIRROR_PT_WRITE : DMIRROR_PT_READ;
+		if (!(args->src[i] & DMIRROR_PFN_COMPOUND)) {
+			want++;
+			continue;
+		}
+		if (!dmirror_migrate_fail_alloc(dm))
+			dpage = dmirror_devmem_alloc_large(dm->mdev);
+		if (!dpage) {
+			want += DMIRROR_BLOCK_PAGES;
+			continue;
+		}
+		dmirror_copy_unit_to_device(spage, dpage, DMIRROR_BLOCK_PAGES);
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+			       DMIRROR_PFN_COMPOUND;
+	}
+	got = dmirror_devmem_alloc(dm->mdev, b->pages,
+				   min_t(unsigned int, want, DMIRROR_WINDOW_PAGES));
+
+	for (i = 0; i < npages; i += nr) {
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+
+		nr = 1;
+		if (!(args->src[i] & MIGRATE_PFN_MIGRATE) || args->dst[i])
+			continue;
+		if (args->src[i] & DMIRROR_PFN_COMPOUND)
+			nr = DMIRROR_BLOCK_PAGES;
+		/* A compound unit split into base pages needs all of them. */
+		if (got - used < nr)
+			continue;
+		for (j = 0; j < nr; j++) {
+			struct page *dpage = b->pages[used++];
+
+			dmirror_copy_unit_to_device(spage ? spage + j : NULL,
+						    dpage, 1);
+			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage));
+			b->access[i + j] = b->access[i];
+		}
+	}
+	/* Base pages a compound unit could not use go back. */
+	while (used < got) {
+		unlock_page(b->pages[used]);
+		put_page(b->pages[used++]);
 	}
 	return got < want;
 }
@@ -165,7 +261,7 @@ static unsigned long dmirror_migrate_count(struct migrate_vma *args)
 
 	for (i = 0; i < npages; i++)
 		if (args->dst[i] && (args->src[i] & MIGRATE_PFN_MIGRATE))
-			n++;
+			n += dmirror_migrate_span(args->dst[i]);
 	return n;
 }
 
@@ -211,7 +307,6 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	args.src = b->src;
 	args.dst = b->dst;
 	args.pgmap_owner = dm->mdev;
-	args.flags = MIGRATE_VMA_SELECT_SYSTEM;
 
 	mmap_read_lock(dm->mm);
 	for (addr = start; addr < end; addr = args.end) {
@@ -221,8 +316,11 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 			break;
 		}
 		args.start = addr;
-		args.end = min3(end, args.vma->vm_end,
-				addr + DMIRROR_WINDOW_PAGES * PAGE_SIZE);
+		args.end = dmirror_migrate_window_end(addr, end, args.vma);
+		/* No large device page where user space asked for none. */
+		args.flags = MIGRATE_VMA_SELECT_SYSTEM;
+		if (!(args.vma->vm_flags & VM_NOHUGEPAGE))
+			args.flags |= dmirror_migrate_compound(dm->mdev);
 		ret = migrate_vma_setup(&args);
 		if (ret)
 			break;
@@ -251,12 +349,66 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 }
 
 /*
+ * Allocate system memory for the selected device pages of one window and
+ * copy. @dm (NULL for eviction) is the file whose FAIL_ALLOC applies.
+ * Return: false if a base page could not be allocated.
+ */
+static bool dmirror_migrate_alloc_sys(struct dmirror *dm,
+				      struct migrate_vma *args)
+{
+	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
+	unsigned long i, j, nr;
+	bool ok = true;
+
+	for (i = 0; i < npages; i++)
+		args->dst[i] = 0;
+	for (i = 0; i < npages; i += nr) {
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+		unsigned long addr = args->start + (i << PAGE_SHIFT);
+		struct page *dpage = NULL;
+
+		nr = 1;
+		if (!spage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (args->src[i] & DMIRROR_PFN_COMPOUND) {
+			nr = min_t(unsigned long, npages - i,
+				   folio_nr_pages(page_folio(spage)));
+			if (!dm || !dmirror_migrate_fail_alloc(dm))
+				dpage = dmirror_alloc_sys_large(args->vma, addr);
+			if (dpage) {
+				for (j = 0; j < nr; j++)
+					dmirror_copy_device_to_page(spage + j,
+								    dpage + j);
+				args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+					       DMIRROR_PFN_COMPOUND;
+				continue;
+			}
+		}
+		/* Base pages; the core splits a large device folio. */
+		for (j = 0; j < nr; j++) {
+			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma,
+					       addr + (j << PAGE_SHIFT));
+			if (!dpage) {
+				ok = false;
+				continue;
+			}
+			lock_page(dpage);
+			dmirror_copy_device_to_page(spage + j, dpage);
+			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage));
+		}
+	}
+	return ok;
+}
+
+/*
  * Migrate this device's pages of [start, end) back to system memory.
+ * @dm: the file asking (its FAIL_ALLOC applies), NULL for eviction.
  * @strict: a hole or unreadable VMA is -EINVAL (the ioctl); otherwise
  * such parts are skipped (eviction of a whole address space).
  * Context: mmap_read_lock held. Return: 0 or a negative errno.
  */
 static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
+					struct dmirror *dm,
 					struct mm_struct *mm,
 					struct dmirror_migrate_buf *b,
 					unsigned long start, unsigned long end,
@@ -268,7 +420,7 @@ static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 		.pgmap_owner	= mdev,
 		.flags		= dmirror_migrate_select(mdev),
 	};
-	unsigned long addr, i, npages;
+	unsigned long addr;
 	int ret;
 
 	for (addr = start; addr < end; addr = args.end) {
@@ -276,30 +428,14 @@ static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 		if (IS_ERR(args.vma))
 			return PTR_ERR(args.vma);
 		args.start = addr;
-		args.end = min3(end, args.vma->vm_end,
-				addr + DMIRROR_WINDOW_PAGES * PAGE_SIZE);
+		args.end = dmirror_migrate_window_end(addr, end, args.vma);
 		ret = migrate_vma_setup(&args);
 		if (ret) {
 			if (strict)
 				return ret;
 			continue;
 		}
-		npages = (args.end - args.start) >> PAGE_SHIFT;
-		for (i = 0; i < npages; i++) {
-			struct page *spage = migrate_pfn_to_page(args.src[i]);
-			struct page *dpage;
-
-			args.dst[i] = 0;
-			if (!spage || !(args.src[i] & MIGRATE_PFN_MIGRATE))
-				continue;
-			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args.vma,
-					       args.start + (i << PAGE_SHIFT));
-			if (!dpage)
-				continue;
-			lock_page(dpage);
-			dmirror_copy_device_to_page(spage, dpage);
-			args.dst[i] = migrate_pfn(page_to_pfn(dpage));
-		}
+		dmirror_migrate_alloc_sys(dm, &args);
 		migrate_vma_pages(&args);
 		dmirror_migrate_sync(mdev, mm, NULL, &args, NULL);
 		*moved += dmirror_migrate_count(&args);
@@ -328,7 +464,7 @@ int dmirror_migrate_to_sys(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	if (!b)
 		return -ENOMEM;
 	mmap_read_lock(dm->mm);
-	ret = dmirror_migrate_range_to_sys(dm->mdev, dm->mm, b, start, end,
+	ret = dmirror_migrate_range_to_sys(dm->mdev, dm, dm->mm, b, start, end,
 					   true, &moved);
 	mmap_read_unlock(dm->mm);
 	kvfree(b);
@@ -358,7 +494,7 @@ void dmirror_migrate_evict_mm(struct dmirror *dm)
 	if (b) {
 		mmap_read_lock(dm->mm);
 		while ((vma = find_vma(dm->mm, addr))) {
-			dmirror_migrate_range_to_sys(mdev, dm->mm, b,
+			dmirror_migrate_range_to_sys(mdev, NULL, dm->mm, b,
 						     vma->vm_start, vma->vm_end,
 						     false, &moved);
 			addr = vma->vm_end;
@@ -374,46 +510,55 @@ void dmirror_migrate_evict_mm(struct dmirror *dm)
  * dmirror_migrate_to_ram() - the CPU touched a device page
  * @vmf: the fault; vmf->page is the locked, referenced device page
  *
- * Migrates that one page back to system memory. A page that cannot be
- * migrated right now (busy, racing) is left for the CPU to fault on again.
+ * Migrates that one page back to system memory, or the whole large device
+ * folio when the fault is on a device-private PMD (the core then leaves
+ * vmf->pte NULL); after a PMD split, a PTE-level fault moves one page and
+ * the core splits the folio. A page that cannot be migrated right now
+ * (busy, racing) is left for the CPU to fault on again. FAIL_ALLOC is not
+ * consulted: a device page records its device, not a file.
  *
  * Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
  */
 vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf)
 {
 	struct dmirror_device *mdev = dmirror_page_owner(vmf->page);
-	unsigned long src = 0, dst = 0;
+	unsigned long one_src = 0, one_dst = 0, nr = 1;
 	struct migrate_vma args = {
 		.vma		= vmf->vma,
 		.start		= vmf->address & PAGE_MASK,
-		.end		= (vmf->address & PAGE_MASK) + PAGE_SIZE,
-		.src		= &src,
-		.dst		= &dst,
+		.src		= &one_src,
+		.dst		= &one_dst,
 		.pgmap_owner	= mdev,
 		.flags		= MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
 		.fault_page	= vmf->page,
 	};
-	struct page *spage, *dpage;
+	struct dmirror_migrate_buf *b = NULL;
 	vm_fault_t ret = 0;
+	unsigned long moved;
 
-	if (migrate_vma_setup(&args))
-		return VM_FAULT_SIGBUS;
-	spage = migrate_pfn_to_page(src);
-	if (spage && (src & MIGRATE_PFN_MIGRATE)) {
-		dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vmf->vma,
-				       vmf->address);
-		if (dpage) {
-			lock_page(dpage);
-			dmirror_copy_device_to_page(spage, dpage);
-			dst = migrate_pfn(page_to_pfn(dpage));
-		} else {
-			ret = VM_FAULT_OOM;
-		}
+	if (!vmf->pte && folio_test_large(page_folio(vmf->page))) {
+		b = kvmalloc_obj(*b, GFP_KERNEL);
+		if (!b)
+			return VM_FAULT_OOM;
+		nr = folio_nr_pages(page_folio(vmf->page));
+		args.start = ALIGN_DOWN(vmf->address, nr << PAGE_SHIFT);
+		args.src = b->src;
+		args.dst = b->dst;
+		args.flags |= dmirror_migrate_compound(mdev);
 	}
+	args.end = args.start + (nr << PAGE_SHIFT);
+
+	if (migrate_vma_setup(&args)) {
+		kvfree(b);
+		return VM_FAULT_SIGBUS;
+	}
+	if (!dmirror_migrate_alloc_sys(NULL, &args))
+		ret = VM_FAULT_OOM;
 	migrate_vma_pages(&args);
 	dmirror_migrate_sync(mdev, vmf->vma->vm_mm, NULL, &args, NULL);
-	if (dst && (src & MIGRATE_PFN_MIGRATE))
-		atomic64_inc(&mdev->stats.val[DMIRROR_STAT_CPU_FAULTS]);
+	moved = dmirror_migrate_count(&args);
+	atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_CPU_FAULTS]);
 	migrate_vma_finalize(&args);
+	kvfree(b);
 	return ret;
 }

@@ -48,4 +48,20 @@ probe DMIRROR_HAVE_MAKE_DEVICE_EXCLUSIVE \
 	'struct page \*make_device_exclusive\(struct mm_struct' \
 	include/linux/rmap.h
 
+# 6.19: compound (PMD-sized) device-private migration: migrate_vma can
+# select a THP or an empty 2 MiB unit whole (MIGRATE_VMA_SELECT_COMPOUND)
+# and the pfn arrays carry MIGRATE_PFN_COMPOUND.
+probe DMIRROR_HAVE_MIGRATE_COMPOUND 'MIGRATE_VMA_SELECT_COMPOUND[[:space:]]*=' \
+	include/linux/migrate.h
+
+# 6.19: the pgmap ops gained folio_split, i.e. the core splits large
+# device-private folios and tells the driver.
+probe DMIRROR_HAVE_PGMAP_FOLIO_SPLIT \
+	'void \(\*folio_split\)\(struct folio \*head' include/linux/memremap.h
+
+# 6.19: zone_device_folio_init() hands out a (large) device folio.
+probe DMIRROR_HAVE_ZONE_DEVICE_FOLIO_INIT \
+	'void zone_device_folio_init\(struct folio \*folio' \
+	include/linux/memremap.h
+
 echo "#endif"

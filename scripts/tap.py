@@ -46,6 +46,7 @@ def main():
     section = None
     saw_fail = False
     done = False
+    last_run = "?"
     for line in clean(args.channel):
         if line.startswith("@@HMM begin "):
             section = line.split(" ", 2)[2]
@@ -62,10 +63,17 @@ def main():
         if line.startswith("@@HMM done"):
             done = True
             continue
+        run = re.match(r"#\s+RUN\s+(\S+)", line)
+        if run:
+            last_run = run.group(1)
         m = RESULT.match(line)
         if m and section:
             desc = m.group(2)
             directive = ""
+            # Older harnesses (6.1) print "ok N # SKIP why", without the
+            # test's name: take it from the RUN line before.
+            if desc.startswith("# "):
+                desc, directive = last_run + " ", desc[2:]
             if " # " in desc:
                 desc, directive = desc.split(" # ", 1)
             good = m.group(1) == "ok"

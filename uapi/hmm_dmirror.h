@@ -89,6 +89,13 @@ struct hmm_dmirror_cmd {
  * another device; nothing is copied to @ptr), -ENOMEM when the device could
  * not make room, -EINVAL for holes, PROT_NONE and VMAs migration cannot
  * handle (hugetlb, I/O mappings). Pages moved before an error stay moved.
+ *
+ * Where the kernel supports compound device-private migration (module
+ * parameter thp_migration reads Y), a PMD-mapped THP, or an empty or huge
+ * zero 2 MiB unit of a VMA not marked MADV_NOHUGEPAGE, moves into one large
+ * device page mapped by a device-private PMD (SNAPSHOT: PMD bit) when the
+ * range covers the whole aligned 2 MiB and a free 2 MiB device block
+ * exists; otherwise it moves as 512 base pages.
  */
 #define HMM_DMIRROR_MIGRATE_TO_DEV	_IOWR('H', 0x02, struct hmm_dmirror_cmd)
 
@@ -96,7 +103,8 @@ struct hmm_dmirror_cmd {
  * HMM_DMIRROR_MIGRATE_TO_SYS - migrate this device's pages in the range
  * back to system memory
  *
- * Other pages are left alone. @cpages = 4 KiB pages moved. @ptr is unused.
+ * Other pages are left alone. @cpages = 4 KiB pages moved (512 for a
+ * device THP that comes back whole). @ptr is unused.
  */
 #define HMM_DMIRROR_MIGRATE_TO_SYS	_IOWR('H', 0x03, struct hmm_dmirror_cmd)
 
@@ -165,8 +173,13 @@ struct hmm_dmirror_cmd {
  * HMM_DMIRROR_FLAG_FAIL_ALLOC - make the next PMD-sized allocation fail
  * once, so the fall-back to base pages is exercised
  *
- * Without large device pages (not yet implemented) there is no PMD-sized
- * allocation, and the flag has no effect.
+ * Consumed by the next large device page a MIGRATE_TO_DEV of this file
+ * would allocate (the THP or empty 2 MiB unit then migrates as 512 base
+ * device pages), or the next system THP its MIGRATE_TO_SYS would allocate
+ * (the device THP comes back as base pages). Base-page allocations, CPU
+ * faults and eviction never consult it. Where the module uses no large
+ * device pages (module parameter thp_migration reads N) there is no
+ * PMD-sized allocation, and the flag has no effect.
  */
 #define HMM_DMIRROR_FLAG_FAIL_ALLOC	_BITULL(0)
 

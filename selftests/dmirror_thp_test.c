@@ -1,0 +1,602 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmm_dmirror THP tests: PMD-sized transparent huge pages migrated into
+ * device-private memory as one large device folio and back, split by
+ * faults, partial munmap, mremap and fork, the FAIL_ALLOC fallback to base
+ * pages, and counts in 4 KiB pages.
+ *
+ * Tests marked "large" need a kernel with compound device-private
+ * migration; the module says whether it uses it in the read-only
+ * parameter /sys/module/hmm_dmirror/parameters/thp_migration (Y/N), and
+ * they SKIP when it reads N. The others run on every kernel: there a THP
+ * source migrates as 512 base pages.
+ */
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "dmirror_test_util.h"
+
+/* See dmirror_migrate_test.c: harness code, not ours, trips -Wclobbered. */
+#pragma GCC diagnostic ignored "-Wclobbered"
+
+#define PG		4096UL
+#define HPAGE		(2UL * 1024 * 1024)
+#define HPAGE_PAGES	(HPAGE / PG)
+#define FILLER		0x3c
+
+#define SNAP_SYS_PMD_RW	(HMM_DMIRROR_PROT_WRITE | HMM_DMIRROR_PROT_PMD)
+#define SNAP_DEV_RW	(HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | \
+			 HMM_DMIRROR_PROT_WRITE)
+#define SNAP_DEV_PMD_RW	(SNAP_DEV_RW | HMM_DMIRROR_PROT_PMD)
+
+#define NO_LARGE	"kernel lacks compound device-private migration"
+
+/* Whether the module migrates THPs as large device folios. */
+static int have_large(void)
+{
+	char buf[8] = "";
+	ssize_t n;
+	int fd;
+
+	fd = open(DMIRROR_PARAM_DIR "/thp_migration", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 && buf[0] == 'Y';
+}
+
+/* Word @w of page @page under @seed; distinct across pages and seeds. */
+static unsigned long long pat_word(unsigned int seed, unsigned long page,
+				   unsigned long w)
+{
+	return (((unsigned long long)seed << 48) |
+		((unsigned long long)page << 12) | w) ^ 0x2f4a9c7100000000ULL;
+}
+
+static void pat_fill(void *p, unsigned long page0, unsigned long npages,
+		     unsigned int seed)
+{
+	unsigned long long *w = p;
+	unsigned long pg, i, per = PG / sizeof(*w);
+
+	for (pg = 0; pg < npages; pg++)
+		for (i = 0; i < per; i++)
+			w[pg * per + i] = pat_word(seed, page0 + pg, i);
+}
+
+/* -1 if @p holds the pattern, else the byte offset of the first mismatch. */
+static long pat_find(const void *p, unsigned long page0, unsigned long npages,
+		     unsigned int seed)
+{
+	const unsigned long long *w = p;
+	unsigned long pg, i, per = PG / sizeof(*w);
+
+	for (pg = 0; pg < npages; pg++)
+		for (i = 0; i < per; i++)
+			if (w[pg * per + i] != pat_word(seed, page0 + pg, i))
+				return (pg * per + i) * sizeof(*w);
+	return -1;
+}
+
+/* -1 if all @len bytes at @p are @val, else the first other offset. */
+static long byte_find(const void *p, size_t len, unsigned char val)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i] != val)
+			return i;
+	return -1;
+}
+
+/* @n PMD-aligned huge pages of private anonymous memory, THP allowed. */
+static char *map_huge(unsigned long n)
+{
+	size_t len = n * HPAGE;
+	uintptr_t a, start;
+	char *p;
+
+	p = mmap(NULL, len + HPAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	start = (uintptr_t)p;
+	a = (start + HPAGE - 1) & ~(HPAGE - 1);
+	if (a > start)
+		munmap(p, a - start);
+	if (a + len < start + len + HPAGE)
+		munmap((void *)(a + len), start + len + HPAGE - (a + len));
+	madvise((void *)a, len, MADV_HUGEPAGE);
+	return (char *)a;
+}
+
+static unsigned char *out_buf(size_t len)
+{
+	unsigned char *p = malloc(len);
+
+	if (p)
+		memset(p, FILLER, len);
+	return p;
+}
+
+static int range_ioctl(int fd, unsigned long req, const void *addr,
+		       void *ptr, unsigned long npages,
+		       struct hmm_dmirror_cmd *cmd)
+{
+	cmd->addr = (uintptr_t)addr;
+	cmd->ptr = (uintptr_t)ptr;
+	cmd->npages = npages;
+	cmd->cpages = 0;
+	cmd->faults = 0;
+	return dmirror_cmd(fd, req, cmd);
+}
+
+static int to_dev(int fd, const void *addr, void *out, unsigned long npages,
+		  struct hmm_dmirror_cmd *cmd)
+{
+	return range_ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, addr, out, npages,
+			   cmd);
+}
+
+static int to_sys(int fd, const void *addr, unsigned long npages,
+		  struct hmm_dmirror_cmd *cmd)
+{
+	return range_ioctl(fd, HMM_DMIRROR_MIGRATE_TO_SYS, addr, NULL, npages,
+			   cmd);
+}
+
+/* Arm FAIL_ALLOC on @fd. */
+static int fail_alloc(int fd, const void *addr)
+{
+	struct hmm_dmirror_cmd cmd;
+
+	return range_ioctl(fd, HMM_DMIRROR_FLAGS, addr, NULL,
+			   HMM_DMIRROR_FLAG_FAIL_ALLOC, &cmd);
+}
+
+/* The snapshot byte of page @i of [@addr, +@npages) through @fd; -1 on error. */
+static int snap_byte(int fd, const void *addr, unsigned long npages,
+		     unsigned long i)
+{
+	struct hmm_dmirror_cmd cmd;
+	unsigned char *s = out_buf(npages);
+	int b = -1;
+
+	if (!s)
+		return -1;
+	if (!range_ioctl(fd, HMM_DMIRROR_SNAPSHOT, addr, s, npages, &cmd) &&
+	    cmd.cpages == npages)
+		b = s[i];
+	free(s);
+	return b;
+}
+
+/* -1 if every snapshot byte is @want, -2 on error, else the first page. */
+static long snap_find(int fd, const void *addr, unsigned long npages,
+		      unsigned char want)
+{
+	struct hmm_dmirror_cmd cmd;
+	unsigned char *s = out_buf(npages);
+	long bad;
+
+	if (!s)
+		return -2;
+	if (range_ioctl(fd, HMM_DMIRROR_SNAPSHOT, addr, s, npages, &cmd) ||
+	    cmd.cpages != npages) {
+		free(s);
+		return -2;
+	}
+	bad = byte_find(s, npages, want);
+	if (bad >= 0)
+		fprintf(stderr, "# snapshot: page %ld is %#x, expected %#x\n",
+			bad, s[bad], want);
+	free(s);
+	return bad;
+}
+
+FIXTURE(thp)
+{
+	int fd;
+	int large;
+	unsigned char *out;
+};
+
+FIXTURE_SETUP(thp)
+{
+	self->fd = dmirror_open_dev(0);
+	ASSERT_GE(self->fd, 0) TH_LOG("open /dev/hmm_dmirror0: %s",
+				      strerror(errno));
+	self->large = have_large();
+	self->out = out_buf(2 * HPAGE);
+	ASSERT_NE(NULL, self->out);
+}
+
+FIXTURE_TEARDOWN(thp)
+{
+	free(self->out);
+	EXPECT_EQ(0, close(self->fd));
+}
+
+/*
+ * A populated THP at @p, checked to be PMD-mapped (else SKIP): returns
+ * nonzero when it is.
+ */
+static int populate_thp(int fd, char *p, unsigned int seed)
+{
+	pat_fill(p, 0, HPAGE_PAGES, seed);
+	return snap_byte(fd, p, HPAGE_PAGES, 0) == SNAP_SYS_PMD_RW;
+}
+
+/*
+ * Every kernel: a THP source migrates (as one device folio, or as 512 base
+ * pages where the kernel splits it), every byte intact, and comes back.
+ */
+TEST_F(thp, thp_source_migrates)
+{
+	struct hmm_dmirror_cmd cmd;
+	char *p = map_huge(1);
+
+	ASSERT_NE(NULL, p);
+	if (!populate_thp(self->fd, p, 0x11))
+		SKIP(return, "no THP could be allocated");
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(self->out, 0, HPAGE_PAGES, 0x11));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, self->large ?
+				 SNAP_DEV_PMD_RW : SNAP_DEV_RW));
+	ASSERT_EQ(0, to_sys(self->fd, p, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x11));
+	munmap(p, HPAGE);
+}
+
+/* Large: a populated THP lives on the device as one PMD and comes back. */
+TEST_F(thp, populated_to_dev_and_back)
+{
+	struct hmm_dmirror_cmd cmd;
+	long long res0 = dmirror_dev_stat(0, "resident_pages");
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	if (!populate_thp(self->fd, p, 0x12))
+		SKIP(return, "no THP could be allocated");
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(self->out, 0, HPAGE_PAGES, 0x12));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	EXPECT_EQ(res0 + (long long)HPAGE_PAGES,
+		  dmirror_dev_stat(0, "resident_pages"));
+	ASSERT_EQ(0, to_sys(self->fd, p, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(res0, dmirror_dev_stat(0, "resident_pages"));
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x12));
+	munmap(p, HPAGE);
+}
+
+/* Large: an untouched 2 MiB unit becomes one zero-filled device THP. */
+TEST_F(thp, empty_to_dev_and_back)
+{
+	struct hmm_dmirror_cmd cmd;
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, byte_find(self->out, HPAGE, 0));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	ASSERT_EQ(0, to_sys(self->fd, p, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, byte_find(p, HPAGE, 0));
+	munmap(p, HPAGE);
+}
+
+/*
+ * Large: a THP of zeros, and a read-touched unit (the huge zero page where
+ * the kernel uses it), both become device THPs of zeros.
+ */
+TEST_F(thp, zero_to_dev_and_back)
+{
+	struct hmm_dmirror_cmd cmd;
+	unsigned long sum = 0;
+	char *p;
+	long i;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(2);
+	ASSERT_NE(NULL, p);
+	memset(p, 0, HPAGE);
+	for (i = 0; i < (long)HPAGE; i += PG)
+		sum += p[HPAGE + i];
+	EXPECT_EQ(0UL, sum);
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, 2 * HPAGE_PAGES, &cmd));
+	EXPECT_EQ(2 * HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, byte_find(self->out, 2 * HPAGE, 0));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, 2 * HPAGE_PAGES,
+				 SNAP_DEV_PMD_RW));
+	ASSERT_EQ(0, to_sys(self->fd, p, 2 * HPAGE_PAGES, &cmd));
+	EXPECT_EQ(2 * HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, byte_find(p, 2 * HPAGE, 0));
+	munmap(p, 2 * HPAGE);
+}
+
+/* Large: a CPU read of one page of a device THP brings the data back. */
+TEST_F(thp, fault_one_page)
+{
+	long long f0 = dmirror_dev_stat(0, "cpu_faults");
+	struct hmm_dmirror_cmd cmd;
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	if (!populate_thp(self->fd, p, 0x13))
+		SKIP(return, "no THP could be allocated");
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	EXPECT_EQ(-1L, pat_find(p + 7 * PG, 7, 1, 0x13));
+	EXPECT_LT(f0, dmirror_dev_stat(0, "cpu_faults"));
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x13));
+	munmap(p, HPAGE);
+}
+
+/* Large: unmap half of a device THP (the core splits it), fault the rest. */
+TEST_F(thp, partial_munmap_then_fault)
+{
+	long long res0 = dmirror_dev_stat(0, "resident_pages");
+	unsigned long half = HPAGE_PAGES / 2;
+	struct hmm_dmirror_cmd cmd;
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	if (!populate_thp(self->fd, p, 0x14))
+		SKIP(return, "no THP could be allocated");
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	ASSERT_EQ(0, munmap(p + half * PG, half * PG));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, half, SNAP_DEV_RW));
+	/* The core may keep the whole folio until it splits it. */
+	EXPECT_LE(res0 + (long long)half,
+		  dmirror_dev_stat(0, "resident_pages"));
+	EXPECT_GE(res0 + (long long)HPAGE_PAGES,
+		  dmirror_dev_stat(0, "resident_pages"));
+	EXPECT_EQ(-1L, pat_find(p, 0, half, 0x14));
+	EXPECT_EQ(res0, dmirror_dev_stat(0, "resident_pages"));
+	munmap(p, half * PG);
+}
+
+/* Large: move a device THP to an address that is not PMD-aligned. */
+TEST_F(thp, mremap_then_fault)
+{
+	struct hmm_dmirror_cmd cmd;
+	char *p, *area, *q;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	if (!populate_thp(self->fd, p, 0x15))
+		SKIP(return, "no THP could be allocated");
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+
+	area = map_huge(2);
+	ASSERT_NE(NULL, area);
+	q = mremap(p, HPAGE, HPAGE, MREMAP_MAYMOVE | MREMAP_FIXED,
+		   area + 16 * PG);
+	ASSERT_NE(MAP_FAILED, q);
+	EXPECT_EQ(-1L, snap_find(self->fd, q, HPAGE_PAGES, SNAP_DEV_RW));
+	EXPECT_EQ(-1L, pat_find(q, 0, HPAGE_PAGES, 0x15));
+	munmap(area, 2 * HPAGE);
+}
+
+/*
+ * Large: FAIL_ALLOC makes the device THP allocation fail once; the unit
+ * migrates as 512 base device pages instead, data intact, and the next
+ * THP gets a device THP again.
+ */
+TEST_F(thp, fail_alloc_populated)
+{
+	struct hmm_dmirror_cmd cmd;
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(2);
+	ASSERT_NE(NULL, p);
+	if (!populate_thp(self->fd, p, 0x16))
+		SKIP(return, "no THP could be allocated");
+	if (!populate_thp(self->fd, p + HPAGE, 0x17))
+		SKIP(goto out, "no THP could be allocated");
+	ASSERT_EQ(0, fail_alloc(self->fd, p));
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(self->out, 0, HPAGE_PAGES, 0x16));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_RW));
+	ASSERT_EQ(0, to_dev(self->fd, p + HPAGE, self->out, HPAGE_PAGES,
+			    &cmd));
+	EXPECT_EQ(-1L, snap_find(self->fd, p + HPAGE, HPAGE_PAGES,
+				 SNAP_DEV_PMD_RW));
+	ASSERT_EQ(0, to_sys(self->fd, p, 2 * HPAGE_PAGES, &cmd));
+	EXPECT_EQ(2 * HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x16));
+	EXPECT_EQ(-1L, pat_find(p + HPAGE, 0, HPAGE_PAGES, 0x17));
+out:
+	munmap(p, 2 * HPAGE);
+}
+
+/* Large: FAIL_ALLOC on an empty unit: 512 zero-filled base device pages. */
+TEST_F(thp, fail_alloc_zero)
+{
+	struct hmm_dmirror_cmd cmd;
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, fail_alloc(self->fd, p));
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, byte_find(self->out, HPAGE, 0));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_RW));
+	EXPECT_EQ(-1L, byte_find(p, HPAGE, 0));
+	munmap(p, HPAGE);
+}
+
+/*
+ * Large: FAIL_ALLOC on the way back: no system THP, the device folio is
+ * split and comes back as 512 base pages, still counted in 4 KiB pages.
+ */
+TEST_F(thp, fail_alloc_to_sys)
+{
+	struct hmm_dmirror_cmd cmd;
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	if (!populate_thp(self->fd, p, 0x18))
+		SKIP(return, "no THP could be allocated");
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	ASSERT_EQ(0, fail_alloc(self->fd, p));
+	ASSERT_EQ(0, to_sys(self->fd, p, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES,
+				 HMM_DMIRROR_PROT_WRITE));
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x18));
+	munmap(p, HPAGE);
+}
+
+/* Large: fork with a device THP; each side then sees its own data. */
+TEST_F(thp, fork_cow)
+{
+	struct hmm_dmirror_cmd cmd;
+	int status;
+	pid_t pid;
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	if (!populate_thp(self->fd, p, 0x19))
+		SKIP(return, "no THP could be allocated");
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		if (pat_find(p, 0, HPAGE_PAGES, 0x19) != -1)
+			_exit(1);
+		pat_fill(p, 0, HPAGE_PAGES, 0x1a);
+		_exit(pat_find(p, 0, HPAGE_PAGES, 0x1a) == -1 ? 0 : 2);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x19));
+	munmap(p, HPAGE);
+}
+
+/* Large: two devices each hold a THP of the same process. */
+TEST_F(thp, two_devices)
+{
+	struct hmm_dmirror_cmd cmd;
+	char *p;
+	int fd1;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	fd1 = dmirror_open_dev(1);
+	ASSERT_GE(fd1, 0);
+	p = map_huge(2);
+	ASSERT_NE(NULL, p);
+	if (!populate_thp(self->fd, p, 0x1b))
+		SKIP(return, "no THP could be allocated");
+	if (!populate_thp(self->fd, p + HPAGE, 0x1c))
+		SKIP(goto out, "no THP could be allocated");
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	ASSERT_EQ(0, to_dev(fd1, p + HPAGE, self->out, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(-1L, pat_find(self->out, 0, HPAGE_PAGES, 0x1c));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	EXPECT_EQ(-1L, snap_find(fd1, p + HPAGE, HPAGE_PAGES,
+				 SNAP_DEV_PMD_RW));
+	/* Each device moves back only its own THP. */
+	ASSERT_EQ(0, to_sys(self->fd, p, 2 * HPAGE_PAGES, &cmd));
+	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
+	ASSERT_EQ(0, to_sys(fd1, p, 2 * HPAGE_PAGES, &cmd));
+	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x1b));
+	EXPECT_EQ(-1L, pat_find(p + HPAGE, 0, HPAGE_PAGES, 0x1c));
+out:
+	munmap(p, 2 * HPAGE);
+	EXPECT_EQ(0, close(fd1));
+}
+
+/* Large: MIGRATE_TO_SYS counts 512 per THP, not one per folio. */
+TEST_F(thp, to_sys_counts_pages)
+{
+	long long s0 = dmirror_dev_stat(0, "migrated_to_sys");
+	struct hmm_dmirror_cmd cmd;
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(2);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, 2 * HPAGE_PAGES, &cmd));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, 2 * HPAGE_PAGES,
+				 SNAP_DEV_PMD_RW));
+	ASSERT_EQ(0, to_sys(self->fd, p, 2 * HPAGE_PAGES, &cmd));
+	EXPECT_EQ(2 * HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(s0 + 2 * (long long)HPAGE_PAGES,
+		  dmirror_dev_stat(0, "migrated_to_sys"));
+	munmap(p, 2 * HPAGE);
+}
+
+/*
+ * Large: RELEASE evicts a device THP by device pfn range (no VMA, so the
+ * core cannot split it there): it comes back whole, data intact.
+ */
+TEST_F(thp, release_evicts_thp)
+{
+	long long e0 = dmirror_dev_stat(0, "evicted_pages");
+	struct hmm_dmirror_cmd cmd;
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	if (!populate_thp(self->fd, p, 0x1d))
+		SKIP(return, "no THP could be allocated");
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	ASSERT_EQ(0, range_ioctl(self->fd, HMM_DMIRROR_RELEASE, p, NULL, 1,
+				 &cmd));
+	EXPECT_LE(e0 + (long long)HPAGE_PAGES,
+		  dmirror_dev_stat(0, "evicted_pages"));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_SYS_PMD_RW));
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x1d));
+	munmap(p, HPAGE);
+}
+
+TEST_HARNESS_MAIN
