@@ -109,7 +109,7 @@ int dmirror_devmem_check_params(void)
 	}
 	if (thp_migration &&
 	    !dmirror_compat_large_supported(DMIRROR_BLOCK_PAGES)) {
-		pr_info("kernel lacks compound device-private migration: THPs migrate as base pages\n");
+		/* Reported in the load message (main.c). */
 		thp_migration = false;
 	}
 	return 0;

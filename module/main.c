@@ -120,8 +120,10 @@ static int __init dmirror_init(void)
 					  spm_addr_dev1);
 	if (ret)
 		goto err_chardev;
-	pr_info("loaded: %u device-private and %u device-coherent devices\n",
-		DMIRROR_NPRIVATE, spm_addr_dev0 ? 2U : 0U);
+	pr_info("loaded: %u device-private and %u device-coherent devices, THP migration %s\n",
+		DMIRROR_NPRIVATE, spm_addr_dev0 ? 2U : 0U,
+		dmirror_devmem_large_enabled() ? "on" :
+		"off (THPs migrate as base pages)");
 	return 0;
 
 err_chardev:
