@@ -152,16 +152,26 @@ echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
 before=$(mem_used)
 i=0
 bad=0
+# Each cycle uses a device (a migration to device memory and back, when
+# hmmctl is there), and the device memory must be empty again afterwards.
+use_device() {
+	d=$1
+	command -v hmmctl >/dev/null || return 0
+	hmmctl migrate --dev "$d" --pages 16 >/dev/null || return 1
+	[ "$(awk '$1 == "resident_pages" { print $2 }' \
+		/sys/kernel/debug/hmm_dmirror/dev$d/stats)" = 0 ]
+}
 while [ "$i" -lt "$cycles" ]; do
 	insmod "$HMM_KO" spm_addr_dev0="$HMM_SPM0" spm_addr_dev1="$HMM_SPM1" || bad=1
 	for d in 0 1 2 3; do
 		: <>/dev/hmm_dmirror$d || bad=1
 	done
+	use_device $((i % 4)) || { bad=1; echo "# cycle $i: device $((i % 4)) use failed"; }
 	rmmod hmm_dmirror || bad=1
 	[ "$bad" -eq 0 ] || break
 	i=$((i + 1))
 done
-check "$bad" "$cycles insert/open/remove cycles (done: $i)"
+check "$bad" "$cycles insert/use/remove cycles (done: $i)"
 echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
 after=$(mem_used)
 grow=$((after - before))
