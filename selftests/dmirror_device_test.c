@@ -3,6 +3,8 @@
  * hmm_dmirror device-node tests: the nodes exist as configured, open and
  * close, the ioctl entry rejects what it must.
  */
+#include <pthread.h>
+#include <stdint.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -260,6 +262,76 @@ TEST(file_outlives_opener_mm)
 	EXPECT_EQ(0, close(fd));
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/* A thread that issues ioctls on a descriptor until it stops working. */
+struct close_race {
+	int fd;
+	unsigned char *buf;
+	unsigned char *out;
+	int calls;
+	int bad;	/* returns outside {0, -EBADF} */
+};
+
+static void *close_race_ioctls(void *arg)
+{
+	static const unsigned long cmds[] = {
+		HMM_DMIRROR_READ, HMM_DMIRROR_WRITE, HMM_DMIRROR_SNAPSHOT,
+		HMM_DMIRROR_MIGRATE_TO_DEV, HMM_DMIRROR_MIGRATE_TO_SYS,
+	};
+	struct close_race *r = arg;
+	int ret;
+
+	do {
+		struct hmm_dmirror_cmd cmd = { 0 };
+
+		cmd.addr = (uintptr_t)r->buf;
+		cmd.ptr = (uintptr_t)r->out;
+		cmd.npages = 64;
+		ret = dmirror_cmd(r->fd, cmds[r->calls % ARRAY_SIZE(cmds)], &cmd);
+		if (ret && ret != -EBADF)
+			r->bad++;
+		r->calls++;
+	} while (ret != -EBADF && r->calls < 1000000);
+	return NULL;
+}
+
+/*
+ * ioctls racing with close() of their descriptor: each one either runs to
+ * its normal end or finds the descriptor gone (-EBADF), and the memory the
+ * device touched is intact afterwards.
+ */
+TEST(ioctl_races_close)
+{
+	struct close_race r = { 0 };
+	pthread_t thread;
+	int round, i;
+
+	r.buf = mmap(NULL, 64 * 4096, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	r.out = malloc(64 * 4096);
+	ASSERT_NE(MAP_FAILED, r.buf);
+	ASSERT_NE(NULL, r.out);
+	for (round = 0; round < 20; round++) {
+		for (i = 0; i < 64 * 4096; i++)
+			r.buf[i] = (unsigned char)(i + round);
+		memcpy(r.out, r.buf, 64 * 4096);
+		r.fd = dmirror_open_dev(round % 2);
+		ASSERT_GE(r.fd, 0);
+		r.calls = 0;
+		ASSERT_EQ(0, pthread_create(&thread, NULL, close_race_ioctls,
+					    &r));
+		usleep(1000 * (round % 5));
+		EXPECT_EQ(0, close(r.fd));
+		ASSERT_EQ(0, pthread_join(thread, NULL));
+		/* WRITE puts back what is already there: data unchanged. */
+		for (i = 0; i < 64 * 4096; i++)
+			ASSERT_EQ((unsigned char)(i + round), r.buf[i])
+				TH_LOG("round %d byte %d", round, i);
+	}
+	EXPECT_EQ(0, r.bad);
+	munmap(r.buf, 64 * 4096);
+	free(r.out);
 }
 
 TEST_HARNESS_MAIN
