@@ -380,6 +380,8 @@ static int dmirror_devmem_grow(struct dmirror_device *mdev)
 			mem->chunks[i] = chunk;
 			spin_unlock_irqrestore(&mem->lock, flags);
 			atomic64_inc(&mdev->stats.val[DMIRROR_STAT_CHUNKS]);
+			dev_dbg(&mdev->dev, "chunk %u added: pfn %#lx, %lu pages\n",
+				i, chunk->base_pfn, chunk->npages);
 			ret = 0;
 		}
 	}
@@ -554,6 +556,8 @@ unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 				 DMIRROR_BLOCK_PAGES : 1;
 	migrate_device_finalize(src, dst, npages);
 	atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_EVICTED]);
+	dev_dbg(&mdev->dev, "evicted %lu of pfns %#lx+%lu\n", moved, first_pfn,
+		npages);
 out:
 	kfree(src);
 	kfree(dst);
@@ -628,6 +632,7 @@ int dmirror_devmem_release(struct dmirror_device *mdev, bool wait)
 		spin_unlock_irqrestore(&mem->lock, flags);
 		dmirror_chunk_destroy(chunk);
 		atomic64_dec(&mdev->stats.val[DMIRROR_STAT_CHUNKS]);
+		dev_dbg(&mdev->dev, "chunk %u released\n", i);
 	}
 	mutex_unlock(&mem->chunk_lock);
 	return ret;

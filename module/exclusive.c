@@ -75,6 +75,8 @@ int dmirror_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		page = dmirror_make_device_exclusive(dm->mm, addr, dm->mdev);
 		if (IS_ERR(page)) {
 			ret = PTR_ERR(page);
+			dev_dbg(&dm->mdev->dev, "exclusive access at %#lx: %d\n",
+				addr, ret);
 			break;
 		}
 		ret = dmirror_mirror_store(dm, addr, page, DMIRROR_PT_ATOMIC);

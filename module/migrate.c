@@ -504,6 +504,7 @@ void dmirror_migrate_evict_mm(struct dmirror *dm)
 	}
 	mmput(dm->mm);
 	atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_EVICTED]);
+	dev_dbg(&mdev->dev, "close evicted %lu pages\n", moved);
 }
 
 /**

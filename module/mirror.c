@@ -96,6 +96,7 @@ bool dmirror_mirror_lock_for_invalidate(struct dmirror *dm,
 		return true;
 	}
 	dmirror_stat_add(dm, DMIRROR_STAT_NONBLOCK_REFUSED, 1);
+	dev_dbg(&dm->mdev->dev, "non-blockable invalidation refused: mirror busy\n");
 	return false;
 }
 
