@@ -1,0 +1,55 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Bounded stress and fuzz runs of hmm_dmirror, as root in the test VM
+# (busybox sh) with hmm_dmirror loaded (with both coherent windows, or the
+# coherent run is skipped). Each program prints its own TAP and its seed;
+# here each run is one test, its output kept as "# " lines.
+# Environment:
+#   STRESS_SECONDS  duration of each stress run (default 20)
+#   FUZZ_SECONDS    duration of the fuzz run (default 10)
+#   STRESS_ARGS     more dmirror_stress options (e.g. -s SEED, -K)
+#   FUZZ_ARGS       more dmirror_fuzz options (e.g. -s SEED)
+# Output: TAP. Exit status 0 when every run passed.
+
+here=$(cd "$(dirname "$0")" && pwd)
+stress_s=${STRESS_SECONDS:-20}
+fuzz_s=${FUZZ_SECONDS:-10}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+n=0
+failed=0
+
+# run NAME SECONDS COMMAND...: one test; a run is given 150 s beyond its
+# duration before it is killed (it reports a stuck ioctl itself sooner).
+run() {
+	name=$1 secs=$2
+	shift 2
+	n=$((n + 1))
+	timeout -s KILL $((secs + 150)) "$@" >"$out" 2>&1
+	rc=$?
+	sed 's/^/# /' "$out"
+	if [ "$rc" -eq 0 ]; then
+		echo "ok $n $name"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n $name (exit status $rc)"
+	fi
+}
+
+echo "TAP version 13"
+echo "1..3"
+# shellcheck disable=SC2086
+run "stress, device-private (dev0, dev1)" "$stress_s" \
+	"$here/dmirror_stress" -d "$stress_s" -D 0 $STRESS_ARGS
+if [ -e /dev/hmm_dmirror2 ]; then
+	# shellcheck disable=SC2086
+	run "stress, device-coherent (dev2, dev3)" "$stress_s" \
+		"$here/dmirror_stress" -d "$stress_s" -D 2 $STRESS_ARGS
+else
+	n=$((n + 1))
+	echo "ok $n stress, device-coherent # SKIP no coherent devices"
+fi
+# shellcheck disable=SC2086
+run "fuzz" "$fuzz_s" "$here/dmirror_fuzz" -d "$fuzz_s" $FUZZ_ARGS
+[ "$failed" -eq 0 ]
