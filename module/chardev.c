@@ -66,6 +66,18 @@ static void dmirror_device_release(struct device *dev)
 }
 
 /**
+ * dmirror_chardev_device() - the device with number @id
+ * @id: device number
+ *
+ * Context: while a file of this module is open (the table cannot change).
+ * Return: the device, or NULL if there is none with that number.
+ */
+struct dmirror_device *dmirror_chardev_device(unsigned int id)
+{
+	return id < DMIRROR_NDEVICES ? dmirror_devices[id] : NULL;
+}
+
+/**
  * dmirror_chardev_add() - create /dev/hmm_dmirror@id
  * @id:       device number, below DMIRROR_NDEVICES
  * @mtype:    kind of memory the device has

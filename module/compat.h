@@ -11,6 +11,7 @@
 
 #include <linux/err.h>
 #include <linux/gfp.h>
+#include <linux/hmm.h>
 #include <linux/huge_mm.h>
 #include <linux/memremap.h>
 #include <linux/migrate.h>
@@ -155,6 +156,29 @@ static inline struct page *dmirror_alloc_sys_large(struct vm_area_struct *vma,
 	return NULL;
 }
 #endif
+
+/*
+ * The page hmm_range_fault() reports for the address @addr of its range.
+ * A PMD-sized mapping is reported with its order; its folio is then mapped
+ * naturally aligned, so the subpage follows from the address. This is
+ * computed rather than trusted because 7.x's walk of a device-private PMD
+ * starts every walk at the folio's first page, also when the range begins
+ * inside the PMD.
+ */
+static inline struct page *dmirror_hmm_pfn_page(unsigned long hmm_pfn,
+						unsigned long addr)
+{
+	struct page *page = hmm_pfn_to_page(hmm_pfn);
+	unsigned int order = hmm_pfn_to_map_order(hmm_pfn);
+	struct folio *folio;
+
+	if (!order)
+		return page;
+	folio = page_folio(page);
+	if (folio_order(folio) != order)
+		return page;
+	return folio_page(folio, (addr >> PAGE_SHIFT) & (folio_nr_pages(folio) - 1));
+}
 
 /*
  * Make the page mapped at @addr device-exclusive for @owner. Return it

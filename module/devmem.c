@@ -15,6 +15,7 @@
 #include <linux/vmalloc.h>
 
 #include "dmirror.h"
+#include "dmirror_trace.h"
 
 /**
  * DOC: device memory
@@ -556,6 +557,7 @@ unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 				 DMIRROR_BLOCK_PAGES : 1;
 	migrate_device_finalize(src, dst, npages);
 	atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_EVICTED]);
+	trace_dmirror_evict(mdev->id, first_pfn, npages, moved);
 	dev_dbg(&mdev->dev, "evicted %lu of pfns %#lx+%lu\n", moved, first_pfn,
 		npages);
 out:

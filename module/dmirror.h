@@ -246,6 +246,11 @@ struct dmirror_mm {
  * @mm_link:  entry in @dmm->mirrors, under @dmm->lock
  * @dev_link: entry in @mdev->mirrors, under @mdev->mirrors_lock
  * @flags:    HMM_DMIRROR_FLAG_* word set by HMM_DMIRROR_FLAGS
+ * @migrate_gen: bumped (under @lock, with release ordering) each time one
+ *            of this device's own migrations takes pages away from this
+ *            mirror; those raise no invalidation this mirror acts on, so a
+ *            device fault that read the CPU page tables before the bump
+ *            must not store what it found (mirror.c)
  */
 struct dmirror {
 	struct dmirror_device *mdev;
@@ -257,6 +262,7 @@ struct dmirror {
 	struct list_head mm_link;
 	struct list_head dev_link;
 	u64 flags;
+	unsigned long migrate_gen;
 };
 
 /*
@@ -301,7 +307,8 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 int dmirror_mirror_copy_out(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 int dmirror_mirror_store(struct dmirror *dm, unsigned long addr,
-			 struct page *page, unsigned int access);
+			 struct page *page, unsigned int access,
+			 unsigned long seq);
 
 /* compat_fault.c */
 int dmirror_compat_range_fault_unlocked(struct hmm_range *range);
@@ -325,6 +332,8 @@ int dmirror_migrate_to_sys(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 void dmirror_migrate_evict_mm(struct dmirror *dm);
 vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf);
 void dmirror_copy_device_to_page(struct page *spage, struct page *dpage);
+void dmirror_migrate_coherent_home(struct mm_struct *mm, unsigned long start,
+				   unsigned long end);
 
 /* exclusive.c */
 int dmirror_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
@@ -336,6 +345,7 @@ int dmirror_snapshot(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 /* chardev.c */
 int dmirror_chardev_init(void);
 void dmirror_chardev_exit(void);
+struct dmirror_device *dmirror_chardev_device(unsigned int id);
 int dmirror_chardev_add(unsigned int id, enum hmm_dmirror_memory_type mtype,
 			phys_addr_t spm_base);
 

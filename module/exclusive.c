@@ -3,8 +3,11 @@
  * hmm_dmirror device-exclusive access (for device atomics): EXCLUSIVE and
  * CHECK_EXCLUSIVE.
  */
+#include <linux/jiffies.h>
 #include <linux/mm.h>
+#include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
+#include <linux/sched/signal.h>
 
 #include "dmirror.h"
 
@@ -14,12 +17,22 @@
  * EXCLUSIVE replaces each page's CPU mapping with a device-exclusive entry
  * (make_device_exclusive(), or the range variant before 6.15, through
  * compat.h), which the core turns back into the normal mapping on the
- * next CPU access, after an invalidation. While the core hands us the
- * page locked, nobody can restore the CPU mapping, so the atomic entry is
- * entered in the device page table then, under the mirror lock; only after
- * that is the page unlocked. Any later invalidation of the page (the CPU
- * restoring its mapping, fork, mprotect, someone else's exclusive access)
- * removes the entry like any other, and with it the atomic access.
+ * next CPU access, after an invalidation. The atomic entry is stored with
+ * the interval-notifier protocol: mmu_interval_read_begin() before the
+ * conversion, the store under the mirror lock only if no invalidation ran
+ * since (the page lock the core hands us keeps the CPU from restoring the
+ * mapping, but not MADV_DONTNEED or munmap from zapping it); otherwise the
+ * page is converted again. The conversion's own MMU_NOTIFY_EXCLUSIVE
+ * event is skipped by this device's mirrors (mirror.c); a page that is
+ * already exclusive is first given back to the CPU by a write fault, since
+ * the conversion would do that inside the checked window. Any later
+ * invalidation of the page (the CPU restoring its mapping, fork, mprotect,
+ * someone else's exclusive access) removes the entry like any other, and
+ * with it the atomic access.
+ *
+ * Device-exclusive entries are for system memory: pages of a coherent
+ * device are first migrated back (private device pages come back by
+ * themselves, through the fault the conversion makes).
  *
  * Only private, non-hugetlb memory can be made exclusive: shared memory
  * and hugetlb are refused (-EOPNOTSUPP) before anything is converted, on
@@ -45,6 +58,44 @@ static int dmirror_exclusive_check_vmas(struct mm_struct *mm,
 	return 0;
 }
 
+/* Make the page at @addr exclusive and map it atomic. */
+static int dmirror_exclusive_one(struct dmirror *dm, unsigned long addr)
+{
+	unsigned long timeout = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
+	struct page *page;
+	unsigned long seq;
+	int ret;
+
+	do {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+		/*
+		 * A page that is already device-exclusive (for this device
+		 * or another) would be given back to the CPU inside the
+		 * conversion, an invalidation that would always fail the
+		 * check below: give it back first, with a write fault like
+		 * the one the conversion itself makes.
+		 */
+		ret = fixup_user_fault(dm->mm, addr, FAULT_FLAG_WRITE, NULL);
+		if (ret)
+			return ret;
+		seq = mmu_interval_read_begin(&dm->notifier);
+		page = dmirror_make_device_exclusive(dm->mm, addr, dm->mdev);
+		if (IS_ERR(page)) {
+			dev_dbg(&dm->mdev->dev, "exclusive access at %#lx: %ld\n",
+				addr, PTR_ERR(page));
+			return PTR_ERR(page);
+		}
+		ret = dmirror_mirror_store(dm, addr, page, DMIRROR_PT_ATOMIC,
+					   seq);
+		unlock_page(page);
+		put_page(page);
+	} while (ret == -EAGAIN);
+	return ret;
+}
+
 /**
  * dmirror_exclusive() - HMM_DMIRROR_EXCLUSIVE
  * @dm:  the mirror
@@ -65,24 +116,10 @@ int dmirror_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 
 	mmap_read_lock(dm->mm);
 	ret = dmirror_exclusive_check_vmas(dm->mm, start, end);
-	for (addr = start; addr < end && !ret; addr += PAGE_SIZE) {
-		struct page *page;
-
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
-			break;
-		}
-		page = dmirror_make_device_exclusive(dm->mm, addr, dm->mdev);
-		if (IS_ERR(page)) {
-			ret = PTR_ERR(page);
-			dev_dbg(&dm->mdev->dev, "exclusive access at %#lx: %d\n",
-				addr, ret);
-			break;
-		}
-		ret = dmirror_mirror_store(dm, addr, page, DMIRROR_PT_ATOMIC);
-		unlock_page(page);
-		put_page(page);
-	}
+	if (!ret)
+		dmirror_migrate_coherent_home(dm->mm, start, end);
+	for (addr = start; addr < end && !ret; addr += PAGE_SIZE)
+		ret = dmirror_exclusive_one(dm, addr);
 	mmap_read_unlock(dm->mm);
 	if (ret)
 		return ret;

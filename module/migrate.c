@@ -11,6 +11,7 @@
 #include <linux/slab.h>
 
 #include "dmirror.h"
+#include "dmirror_trace.h"
 
 /**
  * DOC: migration
@@ -39,12 +40,22 @@
  *
  * Our own migrations raise MMU_NOTIFY_MIGRATE with the device as owner,
  * which this device's mirrors skip (mirror.c), so the device page tables of
- * this device in this mm are updated here instead, between
- * migrate_vma_pages() and migrate_vma_finalize(), while the old pages are
- * still held: the mirror that migrated to the device maps the new device
- * pages, every other mirror of this device in this mm drops its entries
- * for the pages that moved. Mirrors of other devices, and mappings of the
- * pages in other processes, see ordinary invalidations from the core.
+ * this device in this mm are updated here instead, in two steps:
+ *
+ * 1. Right after migrate_vma_setup(), before any data is copied, every
+ *    mirror of this device in this mm drops its entries for the selected
+ *    pages and bumps its migrate_gen, under its mirror lock. The pages are
+ *    unmapped and locked by then, so no device write through another file
+ *    can land in the old page after the copy, and no device fault that
+ *    read the old mapping can store it afterwards.
+ * 2. After migrate_vma_pages(), while the old pages are still held, the
+ *    file that migrated to the device maps the new device pages, unless an
+ *    invalidation ran since before migrate_vma_setup() (e.g. MADV_DONTNEED
+ *    racing the migration, which may have unmapped the new pages): the
+ *    read-back then finds what is really mapped.
+ *
+ * Mirrors of other devices, and mappings of the pages in other processes,
+ * see ordinary invalidations from the core.
  */
 
 /* Whether migrations of @mdev ask the core for compound units. */
@@ -116,19 +127,24 @@ static void dmirror_copy_page_to_device(struct page *spage,
 	kunmap_local(src);
 }
 
+/* Pages the source entry @src of a migration window stands for. */
+static unsigned long dmirror_migrate_src_span(unsigned long src)
+{
+	return (src & DMIRROR_PFN_COMPOUND) ? DMIRROR_BLOCK_PAGES : 1;
+}
+
 /*
- * Bring this device's mirrors of @mm up to date after one of our own
- * migration windows moved pages. @self (may be NULL) maps the new device
- * pages with @access; everyone else forgets the moved addresses.
+ * Step 1 (see above): every mirror of @mdev in @mm forgets the pages
+ * migrate_vma_setup() selected in @args. Context: the pages are locked.
  */
-static void dmirror_migrate_sync(struct dmirror_device *mdev,
-				 struct mm_struct *mm, struct dmirror *self,
-				 struct migrate_vma *args, const u8 *access)
+static void dmirror_migrate_forget(struct dmirror_device *mdev,
+				   struct mm_struct *mm,
+				   struct migrate_vma *args)
 {
 	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
 	unsigned long first = args->start >> PAGE_SHIFT;
 	struct dmirror *dm;
-	unsigned long i;
+	unsigned long i, j;
 
 	mutex_lock(&mdev->mirrors_lock);
 	list_for_each_entry(dm, &mdev->mirrors, dev_link) {
@@ -136,27 +152,56 @@ static void dmirror_migrate_sync(struct dmirror_device *mdev,
 			continue;
 		mutex_lock(&dm->lock);
 		for (i = 0; i < npages; i++) {
-			struct page *dpage = migrate_pfn_to_page(args->dst[i]);
-			unsigned long j, nr = dmirror_migrate_span(args->dst[i]);
-			void *old;
+			unsigned long nr = dmirror_migrate_src_span(args->src[i]);
 
 			if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
 				continue;
-			for (j = 0; j < nr && i + j < npages; j++) {
-				if (dm == self && dpage && access) {
-					old = xa_store(&dm->pt, first + i + j,
-						       dmirror_pt_entry(dpage + j,
-									access[i]),
-						       GFP_NOWAIT | __GFP_NOWARN);
-					if (!xa_is_err(old))
-						continue;
-				}
+			for (j = 0; j < nr && i + j < npages; j++)
 				xa_erase(&dm->pt, first + i + j);
-			}
 		}
+		/*
+		 * Release: a fault that sees the new value also sees the
+		 * page tables migrate_vma_setup() changed (mirror.c).
+		 */
+		smp_store_release(&dm->migrate_gen, dm->migrate_gen + 1);
 		mutex_unlock(&dm->lock);
 	}
 	mutex_unlock(&mdev->mirrors_lock);
+}
+
+/*
+ * Step 2 (see above): @dm maps the device pages its migration put in place,
+ * with @access, if no invalidation ran since @seq. A page whose entry
+ * cannot be stored without reclaim is left to the read-back.
+ */
+static void dmirror_migrate_map(struct dmirror *dm, struct migrate_vma *args,
+				const u8 *access, unsigned long seq)
+{
+	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
+	unsigned long first = args->start >> PAGE_SHIFT;
+	unsigned long i, j;
+
+	mutex_lock(&dm->lock);
+	if (mmu_interval_read_retry(&dm->notifier, seq))
+		goto out;
+	for (i = 0; i < npages; i++) {
+		struct page *dpage = migrate_pfn_to_page(args->dst[i]);
+		unsigned long nr = dmirror_migrate_span(args->dst[i]);
+
+		if (!dpage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		for (j = 0; j < nr && i + j < npages; j++) {
+			void *old;
+
+			old = xa_store(&dm->pt, first + i + j,
+				       dmirror_pt_entry(dpage + j, access[i]),
+				       GFP_NOWAIT | __GFP_NOWARN);
+			if (xa_is_err(old))
+				goto out;
+		}
+	}
+out:
+	mutex_unlock(&dm->lock);
 }
 
 /**
@@ -297,7 +342,7 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
 	struct dmirror_migrate_buf *b;
 	struct migrate_vma args = { 0 };
-	unsigned long addr;
+	unsigned long addr, seq, moved = 0;
 	bool full = false;
 	int ret = 0;
 
@@ -321,6 +366,7 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		args.flags = MIGRATE_VMA_SELECT_SYSTEM;
 		if (!(args.vma->vm_flags & VM_NOHUGEPAGE))
 			args.flags |= dmirror_migrate_compound(dm->mdev);
+		seq = mmu_interval_read_begin(&dm->notifier);
 		ret = migrate_vma_setup(&args);
 		if (ret)
 			break;
@@ -328,15 +374,18 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 			migrate_vma_finalize(&args);
 			continue;
 		}
+		dmirror_migrate_forget(dm->mdev, dm->mm, &args);
 		full |= dmirror_migrate_alloc_and_copy(dm, &args, b);
 		migrate_vma_pages(&args);
-		dmirror_migrate_sync(dm->mdev, dm->mm, dm, &args, b->access);
-		atomic64_add(dmirror_migrate_count(&args),
-			     &dm->mdev->stats.val[DMIRROR_STAT_MIGRATED_TO_DEV]);
+		dmirror_migrate_map(dm, &args, b->access, seq);
+		moved += dmirror_migrate_count(&args);
 		migrate_vma_finalize(&args);
 	}
 	mmap_read_unlock(dm->mm);
 	kvfree(b);
+	atomic64_add(moved, &dm->mdev->stats.val[DMIRROR_STAT_MIGRATED_TO_DEV]);
+	trace_dmirror_migrate(dm->mdev->id, DMIRROR_TRACE_TO_DEV, start, end,
+			      moved);
 	if (ret)
 		return ret;
 
@@ -435,9 +484,10 @@ static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 				return ret;
 			continue;
 		}
+		if (args.cpages)
+			dmirror_migrate_forget(mdev, mm, &args);
 		dmirror_migrate_alloc_sys(dm, &args);
 		migrate_vma_pages(&args);
-		dmirror_migrate_sync(mdev, mm, NULL, &args, NULL);
 		*moved += dmirror_migrate_count(&args);
 		migrate_vma_finalize(&args);
 	}
@@ -470,7 +520,49 @@ int dmirror_migrate_to_sys(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	kvfree(b);
 	cmd->cpages = moved;
 	atomic64_add(moved, &dm->mdev->stats.val[DMIRROR_STAT_MIGRATED_TO_SYS]);
+	trace_dmirror_migrate(dm->mdev->id, DMIRROR_TRACE_TO_SYS, start, end,
+			      moved);
 	return ret;
+}
+
+/**
+ * dmirror_migrate_coherent_home() - move device-coherent pages of a range
+ * to system memory
+ * @mm:    the address space, mmap_lock held (read)
+ * @start: start of the range
+ * @end:   its end
+ *
+ * For EXCLUSIVE: device-exclusive entries are for system memory. Pages of
+ * any coherent device in the range move back (best effort: a page that
+ * cannot move now stays, and make_device_exclusive() decides about it);
+ * private device pages need nothing, the exclusive fault brings them back.
+ *
+ * Context: process context, mmap_lock held (read).
+ */
+void dmirror_migrate_coherent_home(struct mm_struct *mm, unsigned long start,
+				   unsigned long end)
+{
+	struct dmirror_migrate_buf *b = NULL;
+	unsigned long moved = 0;
+	unsigned int id;
+
+	for (id = DMIRROR_NPRIVATE; id < DMIRROR_NDEVICES; id++) {
+		struct dmirror_device *mdev = dmirror_chardev_device(id);
+
+		if (!mdev || !atomic64_read(&mdev->stats.val[DMIRROR_STAT_RESIDENT]))
+			continue;
+		if (!b)
+			b = kvmalloc_obj(*b, GFP_KERNEL);
+		if (!b)
+			return;
+		moved = 0;
+		dmirror_migrate_range_to_sys(mdev, NULL, mm, b, start, end,
+					     false, &moved);
+		atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_MIGRATED_TO_SYS]);
+		trace_dmirror_migrate(mdev->id, DMIRROR_TRACE_EXCLUSIVE, start,
+				      end, moved);
+	}
+	kvfree(b);
 }
 
 /**
@@ -504,6 +596,8 @@ void dmirror_migrate_evict_mm(struct dmirror *dm)
 	}
 	mmput(dm->mm);
 	atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_EVICTED]);
+	trace_dmirror_migrate(mdev->id, DMIRROR_TRACE_CLOSE, 0, TASK_SIZE,
+			      moved);
 	dev_dbg(&mdev->dev, "close evicted %lu pages\n", moved);
 }
 
@@ -553,12 +647,15 @@ vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf)
 		kvfree(b);
 		return VM_FAULT_SIGBUS;
 	}
+	if (args.cpages)
+		dmirror_migrate_forget(mdev, vmf->vma->vm_mm, &args);
 	if (!dmirror_migrate_alloc_sys(NULL, &args))
 		ret = VM_FAULT_OOM;
 	migrate_vma_pages(&args);
-	dmirror_migrate_sync(mdev, vmf->vma->vm_mm, NULL, &args, NULL);
 	moved = dmirror_migrate_count(&args);
 	atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_CPU_FAULTS]);
+	trace_dmirror_migrate(mdev->id, DMIRROR_TRACE_CPU_FAULT, args.start,
+			      args.end, moved);
 	migrate_vma_finalize(&args);
 	kvfree(b);
 	return ret;

@@ -16,6 +16,7 @@
 #include <linux/uaccess.h>
 
 #include "dmirror.h"
+#include "dmirror_trace.h"
 
 /**
  * DOC: device page table
@@ -29,9 +30,15 @@
  *
  * The invalidate callback clears the entries of the range under the mirror
  * lock. It skips the MMU_NOTIFY_MIGRATE events this device's own
- * migrations raise (the migration code updates the table itself), and for
- * non-blockable ranges it only tries the lock and refuses the invalidation
- * if it is busy.
+ * migrations raise (the migration code updates the table itself, see
+ * migrate.c) and the MMU_NOTIFY_EXCLUSIVE events of its own EXCLUSIVE
+ * (which keeps the page where it is), and for non-blockable ranges it only
+ * tries the lock and refuses the invalidation if it is busy.
+ *
+ * Because own migrations are skipped, a device fault also checks
+ * @migrate_gen, which a migration of this device bumps under the mirror
+ * lock after it has unmapped the pages and before it copies them: a fault
+ * that read the page tables before that point stores nothing.
  *
  * Stores under the mirror lock use GFP_NOWAIT (the lock is taken from
  * reclaim); when that fails the node is reserved with GFP_KERNEL outside
@@ -109,15 +116,24 @@ static bool dmirror_invalidate(struct mmu_interval_notifier *mni,
 	/* Our own migration: the migration code keeps the table right. */
 	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == dm->mdev) {
 		dmirror_stat_add(dm, DMIRROR_STAT_OWN_MIGRATE, 1);
+		trace_dmirror_invalidate(dm->mdev->id, range, true, true);
+		return true;
+	}
+	/* Our own EXCLUSIVE: the page stays; exclusive.c maps it atomic. */
+	if (range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == dm->mdev) {
+		trace_dmirror_invalidate(dm->mdev->id, range, true, true);
 		return true;
 	}
 
-	if (!dmirror_mirror_lock_for_invalidate(dm, range))
+	if (!dmirror_mirror_lock_for_invalidate(dm, range)) {
+		trace_dmirror_invalidate(dm->mdev->id, range, false, false);
 		return false;
+	}
 	mmu_interval_set_seq(mni, cur_seq);
 	dmirror_pt_zap(dm, range->start, range->end);
 	mutex_unlock(&dm->lock);
 	dmirror_stat_add(dm, DMIRROR_STAT_INVALIDATE, 1);
+	trace_dmirror_invalidate(dm->mdev->id, range, false, true);
 	return true;
 }
 
@@ -158,7 +174,8 @@ static int dmirror_pt_update(struct dmirror *dm, struct hmm_range *range,
 
 		if (!(pfn & HMM_PFN_VALID))
 			continue;
-		page = hmm_pfn_to_page(pfn);
+		page = dmirror_hmm_pfn_page(pfn, range->start +
+					    (i << PAGE_SHIFT));
 		if (own_only && !dmirror_is_own_page(dm, page))
 			continue;
 		access = (pfn & HMM_PFN_WRITE) ? DMIRROR_PT_WRITE :
@@ -182,22 +199,28 @@ static int dmirror_pt_update(struct dmirror *dm, struct hmm_range *range,
 
 /*
  * Fault one window into the device page table, following the interval
- * notifier protocol. Context: mm users held, no lock held.
+ * notifier protocol (and @migrate_gen, see above). A device fault that
+ * keeps racing invalidations gives up after DMIRROR_BUSY_MS (-EBUSY);
+ * one that may wait (READ_UNLOCKED) and the read-back of a migration
+ * (which has no -EBUSY) retry until stable or a fatal signal.
+ * Context: mm users held, no lock held.
  */
 static int dmirror_fault_window(struct dmirror *dm, struct hmm_range *range,
 				bool own_only, bool unlocked)
 {
 	unsigned long timeout = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
-	unsigned long failed;
+	unsigned long failed, gen;
 	int ret;
 
 	for (;;) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		/* A fault that may wait has no deadline (READ_UNLOCKED). */
-		if (!unlocked && time_after(jiffies, timeout))
+		if (!unlocked && !own_only && time_after(jiffies, timeout))
 			return -EBUSY;
+		cond_resched();
 
+		/* Pairs with the release in dmirror_migrate_forget(). */
+		gen = smp_load_acquire(&dm->migrate_gen);
 		if (unlocked) {
 			ret = dmirror_compat_range_fault_unlocked(range);
 		} else {
@@ -214,7 +237,8 @@ static int dmirror_fault_window(struct dmirror *dm, struct hmm_range *range,
 
 		mutex_lock(&dm->lock);
 		if (mmu_interval_read_retry(range->notifier,
-					    range->notifier_seq)) {
+					    range->notifier_seq) ||
+		    dm->migrate_gen != gen) {
 			mutex_unlock(&dm->lock);
 			continue;
 		}
@@ -257,17 +281,16 @@ static int dmirror_fault(struct dmirror *dm, struct dmirror_xfer *x,
 		.dev_private_owner	= dm->mdev,
 	};
 	unsigned long addr;
-	int ret;
+	int ret = 0;
 
 	dmirror_stat_add(dm, DMIRROR_STAT_FAULT_ROUNDS, 1);
-	for (addr = start; addr < end; addr = range.end) {
+	for (addr = start; addr < end && !ret; addr = range.end) {
 		range.start = addr;
 		range.end = min(end, addr + DMIRROR_WINDOW_PAGES * PAGE_SIZE);
 		ret = dmirror_fault_window(dm, &range, false, unlocked);
-		if (ret)
-			return ret;
 	}
-	return 0;
+	trace_dmirror_device_fault(dm->mdev->id, start, end, write, ret);
+	return ret;
 }
 
 /*
@@ -354,6 +377,44 @@ static unsigned long dmirror_read_mirrored(struct dmirror *dm, u8 *buf,
 	}
 	mutex_unlock(&dm->lock);
 	return addr;
+}
+
+/*
+ * A write fault found a page of this device's private memory that the CPU
+ * maps read-only (after fork, or mprotect): hmm_range_fault() reports such
+ * a page as it is, without write access. Let the CPU fault path take it
+ * back to system memory (dmirror_migrate_to_ram()), after which the next
+ * device fault can break COW like any write fault.
+ * Return: 0 when the caller may fault again, or the CPU fault's error.
+ */
+static int dmirror_write_unshare(struct dmirror *dm, unsigned long addr)
+{
+	bool own_ro = false;
+	void *entry;
+	int ret;
+
+	/*
+	 * Anything else (no entry, or a read-only one a racing READ stored
+	 * after fork) a new write fault resolves.
+	 */
+	mutex_lock(&dm->lock);
+	entry = xa_load(&dm->pt, addr >> PAGE_SHIFT);
+	if (entry && dmirror_pt_access(entry) == DMIRROR_PT_READ) {
+		struct page *page = dmirror_pt_page(entry);
+
+		own_ro = is_device_private_page(page) &&
+			 dmirror_page_owner(page) == dm->mdev;
+	}
+	mutex_unlock(&dm->lock);
+	if (!own_ro)
+		return 0;
+
+	dev_dbg(&dm->mdev->dev, "write to read-only device page at %#lx\n",
+		addr);
+	mmap_read_lock(dm->mm);
+	ret = fixup_user_fault(dm->mm, addr, FAULT_FLAG_WRITE, NULL);
+	mmap_read_unlock(dm->mm);
+	return ret;
 }
 
 /* Write @buf to the pages of [addr, end) mapped writable, up to a miss. */
@@ -473,8 +534,10 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	unsigned long start = cmd->addr;
 	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
 	const u8 __user *uptr = u64_to_user_ptr(cmd->ptr);
+	unsigned long stuck = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
 	unsigned long addr = start;
 	struct dmirror_xfer *x;
+	bool faulted = false;
 	int ret;
 
 	ret = dmirror_check_vmas(dm, start, end, true);
@@ -501,6 +564,14 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 						      (addr - bstart),
 						      addr, bend);
 			cmd->cpages += (next - addr) >> PAGE_SHIFT;
+			if (next > addr)
+				stuck = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
+			else if (time_after(jiffies, stuck))
+				ret = -EBUSY;
+			else if (faulted)
+				ret = dmirror_write_unshare(dm, addr);
+			if (ret)
+				goto out;
 			addr = next;
 			if (addr == bend)
 				break;
@@ -508,6 +579,7 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 			if (ret)
 				goto out;
 			cmd->faults++;
+			faulted = true;
 		}
 	}
 out:
@@ -606,15 +678,18 @@ int dmirror_mirror_copy_out(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
  * dmirror_mirror_store() - enter one page in the device page table
  * @dm:     the mirror
  * @addr:   its virtual address
- * @page:   the page, which the caller keeps locked so that its mapping
- *          cannot change meanwhile
+ * @page:   the page
  * @access: DMIRROR_PT_*
+ * @seq:    mmu_interval_read_begin() of @dm's notifier from before the
+ *          caller looked up @page
  *
  * Context: process context, mirror lock not held.
- * Return: 0 or -ENOMEM.
+ * Return: 0, -EAGAIN if an invalidation ran since @seq (nothing stored;
+ * look the page up again), or -ENOMEM.
  */
 int dmirror_mirror_store(struct dmirror *dm, unsigned long addr,
-			 struct page *page, unsigned int access)
+			 struct page *page, unsigned int access,
+			 unsigned long seq)
 {
 	unsigned long index = addr >> PAGE_SHIFT;
 	void *old;
@@ -622,6 +697,10 @@ int dmirror_mirror_store(struct dmirror *dm, unsigned long addr,
 
 	for (;;) {
 		mutex_lock(&dm->lock);
+		if (mmu_interval_read_retry(&dm->notifier, seq)) {
+			mutex_unlock(&dm->lock);
+			return -EAGAIN;
+		}
 		old = xa_store(&dm->pt, index, dmirror_pt_entry(page, access),
 			       GFP_NOWAIT | __GFP_NOWARN);
 		mutex_unlock(&dm->lock);

@@ -13,13 +13,31 @@ import argparse
 import re
 import sys
 
+# A console line matching SPLAT is a kernel report, and fails the run.
+# Every WARN prints "WARNING:" (after "cut here"), so every WARN counts.
+# The debug flavour's checkers report as: KASAN "BUG: KASAN: ...";
+# lockdep "WARNING: possible circular locking ..." and friends, or
+# "INFO: trying to register non-static key" when it turns itself off;
+# DEBUG_ATOMIC_SLEEP "BUG: sleeping function called from invalid context";
+# DEBUG_LIST "list_add corruption" / "list_del corruption" / "list_add
+# double add" (with a WARN); DEBUG_OBJECTS "ODEBUG: ..."; SLUB debugging
+# "BUG <cache> (Not tainted): ...". Their boot banners ("kasan:
+# KernelAddressSanitizer initialized", "Lock dependency validator: ...",
+# "kmemleak: Kernel memory leak detector initialized") match nothing here.
+# kmemleak's "N new suspected memory leaks" is not a splat: the guest's
+# kmemleak section decides which leaks are ours (scripts/guest/init).
 SPLAT = re.compile(
-    r"BUG:|WARNING:|Oops|KASAN|UBSAN|general protection fault|"
+    r"BUG:|WARNING:|cut here|Oops|KASAN|UBSAN|general protection fault|"
     r"Kernel panic|Call Trace:|possible circular locking|"
     r"possible recursive locking|inconsistent lock state|"
-    r"suspicious RCU usage|kmemleak: .*suspected memory leak|"
-    r"blocked for more than|soft lockup|hard LOCKUP|"
-    r"list_(add|del) corruption|sysfs: cannot create duplicate")
+    r"suspicious RCU usage|DEBUG_LOCKS_WARN_ON|"
+    r"trying to register non-static key|"
+    r"turning off the locking correctness validator|"
+    r"sleeping function called from invalid context|"
+    r"scheduling while atomic|ODEBUG:|\bBUG [^ ]+ \((Not t|T)ainted|"
+    r"blocked for more than|soft lockup|hard LOCKUP|detected stall|"
+    r"list_(add|del) corruption|list_add double add|"
+    r"sysfs: cannot create duplicate")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[c()][0-9A-Za-z]?|\r")
 RESULT = re.compile(r"^(not ok|ok) \d+ (.*)$")
 
@@ -47,6 +65,7 @@ def main():
     saw_fail = False
     done = False
     last_run = "?"
+    notes = []  # "# note: " lines of any section, shown in the output
     for line in clean(args.channel):
         if line.startswith("@@HMM begin "):
             section = line.split(" ", 2)[2]
@@ -82,8 +101,8 @@ def main():
             saw_fail |= not good
             results.append((good, "%s: %s" % (section, desc.strip()),
                             directive))
-        elif section and line.strip() and not line.startswith("#"):
-            pass
+        elif section and line.startswith("# note: "):
+            notes.append("%s: %s" % (section, line[len("# note: "):]))
     if section:
         results.append((False, "%s: did not finish" % section, ""))
     if not done:
@@ -111,10 +130,17 @@ def main():
             failed += 1
     print("1..%d" % len(results))
 
+    for note in notes:
+        print("# note: " + note)
+    if splats:
+        print("# ---- %d console line(s) look like kernel reports ----" %
+              len(splats))
+        for i in splats[:40]:
+            print("# %d: %s" % (i + 1, console[i]))
     if splats or not done:
         first = splats[0] if splats else max(len(console) - 60, 0)
         print("# ---- console excerpt (%s) ----" % args.console)
-        for line in console[max(first - 10, 0):first + 50]:
+        for line in console[max(first - 10, 0):first + 90]:
             print("# " + line)
     if failed:
         print("# ---- failed tests: details are in %s ----" % args.channel)

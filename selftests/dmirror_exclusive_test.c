@@ -726,6 +726,51 @@ TEST_F(excl, exclusive_device_page)
 }
 
 /*
+ * A page in the memory of the device under test itself (private or
+ * coherent) is moved back to system memory, then made exclusive with its
+ * data; nothing stays behind on the device, so RELEASE has nothing left to
+ * fight over, and the CPU gets the data back.
+ */
+TEST_F(excl, exclusive_own_device_page)
+{
+	unsigned long n = 16;
+	long long resident0;
+	struct hmm_dmirror_cmd cmd;
+	unsigned char *out;
+	char *buf;
+
+	if (self->skipped)
+		return;
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	fill_words(buf, 0, n, 0x85);
+
+	resident0 = dmirror_dev_stat(variant->dev, "resident_pages");
+	ASSERT_GE(resident0, 0);
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	ASSERT_EQ(n, cmd.cpages);
+	EXPECT_EQ(resident0 + (long long)n,
+		  dmirror_dev_stat(variant->dev, "resident_pages"));
+
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, make_excl(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, find_words(out, 0, n, 0x85));
+	EXPECT_EQ(-EPERM, check_excl(self->fd, buf, n));
+	EXPECT_EQ(resident0, dmirror_dev_stat(variant->dev, "resident_pages"));
+
+	EXPECT_EQ(0, range_ioctl(self->fd, HMM_DMIRROR_RELEASE, buf, NULL, 1,
+				 &cmd));
+	EXPECT_EQ(-1L, find_words(buf, 0, n, 0x85));
+	EXPECT_EQ(0, check_excl(self->fd, buf, n));
+
+	free(out);
+	munmap(buf, n * PG);
+}
+
+/*
  * Shared memory cannot be made exclusive: MAP_SHARED anonymous memory and
  * a MAP_SHARED file are -EOPNOTSUPP, with nothing copied. When shared
  * memory follows private memory in the range, that is found before any

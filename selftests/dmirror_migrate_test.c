@@ -1047,6 +1047,112 @@ TEST_F(mig, mprotect_readonly)
 }
 
 /*
+ * Device pages the CPU maps read-only, then writable again (mprotect
+ * PROT_READ, then PROT_READ|PROT_WRITE): the device entries stay
+ * read-only, so a device WRITE must get write access the way a CPU write
+ * would. Private pages come back to system memory through the CPU fault
+ * path first (cpu_faults moves by one per page); coherent pages are
+ * written where they are. Every page holds the new data afterwards.
+ */
+TEST_F(mig, write_after_mprotect_rw)
+{
+	unsigned long n = 24;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out, *in;
+	char *buf;
+
+	if (self->skipped)
+		return;
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	in = malloc(n * PG);
+	ASSERT_NE(NULL, in);
+	pat_fill(buf, 0, n, 0xc01);
+	pat_fill(in, 0, n, 0xc02);
+
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	ASSERT_EQ(n, cmd.cpages);
+	ASSERT_EQ(0, mprotect(buf, n * PG, PROT_READ));
+	ASSERT_EQ(0, mprotect(buf, n * PG, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, self->snap_ro));
+	ASSERT_EQ(0, read_stats(variant->dev, &s0));
+
+	ASSERT_EQ(0, dev_write(self->fd, buf, in, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	ASSERT_EQ(0, read_stats(variant->dev, &s1));
+	EXPECT_EQ(s0.cpu_faults + (self->cpu_migrates ? (long long)n : 0),
+		  s1.cpu_faults);
+
+	memset(out, FILLER, n * PG);
+	ASSERT_EQ(0, dev_read(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(out, 0, n, 0xc02));
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0xc02));
+
+	free(in);
+	free(out);
+	munmap(buf, n * PG);
+}
+
+/*
+ * After fork, the parent's device pages are shared with the child and
+ * mapped read-only in both. A device WRITE in the parent breaks the
+ * sharing like a CPU write: the parent sees the new data, the child still
+ * sees the old.
+ */
+TEST_F(mig, write_after_fork)
+{
+	unsigned long n = 16;
+	int p2c[2], status;
+	struct hmm_dmirror_cmd cmd;
+	unsigned char *out, *in;
+	char *buf, c;
+	pid_t pid;
+
+	if (self->skipped)
+		return;
+	buf = map_anon(n, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, buf);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	in = malloc(n * PG);
+	ASSERT_NE(NULL, in);
+	pat_fill(buf, 0, n, 0xd01);
+	pat_fill(in, 0, n, 0xd02);
+	ASSERT_EQ(0, to_dev(self->fd, buf, out, n, &cmd));
+	ASSERT_EQ(n, cmd.cpages);
+
+	ASSERT_EQ(0, pipe(p2c));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		close(p2c[1]);
+		if (read(p2c[0], &c, 1) != 1)
+			_exit(2);
+		_exit(pat_find(buf, 0, n, 0xd01) == -1L ? 0 : 1);
+	}
+	close(p2c[0]);
+
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, self->snap_ro));
+	ASSERT_EQ(0, dev_write(self->fd, buf, in, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0xd02));
+	ASSERT_EQ(1, write(p2c[1], "p", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("the child does not see its original data");
+
+	close(p2c[1]);
+	free(in);
+	free(out);
+	munmap(buf, n * PG);
+}
+
+/*
  * Many single-page round trips over a small buffer: each time the CPU
  * writes new data, the page goes to the device and comes back with
  * MIGRATE_TO_SYS, and the data is checked on both sides.

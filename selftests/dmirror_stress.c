@@ -187,7 +187,6 @@ struct cfg {
 	unsigned long mib;		/* -m, 0 = from the capacity */
 	unsigned long long opmask;
 	int verbose;
-	int avoid_known;	/* -K */
 };
 
 static struct cfg cfg = {
@@ -564,8 +563,7 @@ static int pick_fd(struct thr *t)
 		return t->fd_own;
 	if (r < 6)
 		return fd_a;
-	/* -K keeps the other kind's device for WRITE (op_dev_write). */
-	if (r < 9 || fd_x < 0 || cfg.avoid_known)
+	if (r < 9 || fd_x < 0)
 		return fd_b;
 	return fd_x;
 }
@@ -603,9 +601,6 @@ static bool judge(unsigned int op, int ret, unsigned int allowed, int dev,
 	unsigned int e;
 
 	if (allowed & B(eb_of(ret)))
-		return true;
-	/* -K: the read-back's -EBUSY, which the header does not list. */
-	if (cfg.avoid_known && op == OP_TO_DEV && ret == -EBUSY)
 		return true;
 	for (e = 0; e < EB_NR; e++)
 		if (allowed & B(e))
@@ -848,9 +843,6 @@ static void op_release(struct thr *t)
 	    !__atomic_compare_exchange_n(&last_release_ms, &last, now, false,
 					 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return;
-	/* -K: RELEASE loses exclusive coherent pages for good. */
-	if (cfg.avoid_known && is_coherent(cfg.dev_a))
-		return;
 	fd = pick_fd(t);
 	ret = do_ioctl(OP_RELEASE, fd, 0, 1, NULL, &cmd);
 	judge(OP_RELEASE, ret, opd[OP_RELEASE].doc, dev_of_fd(t, fd), 0, 1,
@@ -969,22 +961,6 @@ static bool cpu_verify(const char *what, unsigned long p0, unsigned long n)
 }
 
 /*
- * -K: make the CPU mappings of pages we are about to WRITE through a
- * device writable (a write of what is there), so that a page in a
- * device's memory mapped read-only (after fork() or mprotect()) does not
- * make WRITE spin in the kernel (a module bug this option steps around to
- * look for others).
- */
-static void avoid_ro_device_pages(unsigned long p0, unsigned long n)
-{
-	unsigned long i;
-
-	for (i = 0; cfg.avoid_known && i < n; i++)
-		__atomic_fetch_add((unsigned long long *)page_addr(p0 + i), 0,
-				   __ATOMIC_RELAXED);
-}
-
-/*
  * At most one device WRITE runs at a time, over all processes: should a
  * WRITE spin in the kernel, it occupies one CPU only, and the watchdog
  * still runs to report it and end it. A WRITE that cannot have the token
@@ -1033,7 +1009,6 @@ static void dev_write(struct thr *t, int fd, unsigned long p0,
 		if (meta[p0 + i].alt != NOALT)
 			cpu_verify("settle", p0 + i, 1);
 	new_gens(p0, n, t->wbuf, gens);
-	avoid_ro_device_pages(p0, n);
 	ret = do_write(fd, p0, n, t->wbuf, &cmd);
 	if (ret == -EAGAIN)
 		return;
@@ -1092,16 +1067,6 @@ static void op_dev_write(struct thr *t)
 	unsigned long s, p0, n;
 	int fd = pick_fd(t);
 
-	/*
-	 * -K: a WRITE through a device that migrates the same pages at the
-	 * same time can be lost; write through the other kind's device,
-	 * which then migrates nothing.
-	 */
-	if (cfg.avoid_known) {
-		if (fd_x < 0)
-			return;
-		fd = fd_x;
-	}
 	own_range(t, &s, &p0, &n);
 	count_op(OP_DEV_WRITE);
 	dev_write(t, fd, p0, n, opd[OP_WRITE].stable);
@@ -1116,9 +1081,6 @@ static void op_dontneed(struct thr *t)
 {
 	unsigned long s, p0, n, i;
 
-	/* -K: EXCLUSIVE or MIGRATE_TO_DEV racing it leave stale entries. */
-	if (cfg.avoid_known)
-		return;
 	own_range(t, &s, &p0, &n);
 	count_op(OP_DONTNEED);
 	if (madvise(page_addr(p0), n * PG, MADV_DONTNEED)) {
@@ -1463,7 +1425,6 @@ static int fork_child(struct thr *t, unsigned long s, const unsigned int *gc,
 			fill_page(t->wbuf + (i - half) * PG, p0 + i, gc[i]);
 		}
 	}
-	avoid_ro_device_pages(p0 + half, STRIPE_PAGES - half);
 	ret = do_write(fd, p0 + half, STRIPE_PAGES - half, t->wbuf, &cmd);
 	if (ret != -EAGAIN)
 		judge(OP_WRITE, ret, B(EB_OK), cfg.dev_a, p0 + half,
@@ -1739,8 +1700,7 @@ static char *map_region(unsigned long n)
 	if (a > p)
 		munmap(p, a - p);
 	munmap(a + len, p + align - a);
-	/* -K: a device THP read from its middle is shifted (Linux 7.3). */
-	madvise(a, len / 2, cfg.avoid_known ? MADV_NOHUGEPAGE : MADV_HUGEPAGE);
+	madvise(a, len / 2, MADV_HUGEPAGE);
 	madvise(a + len / 2, len - len / 2, MADV_NOHUGEPAGE);
 	return a;
 }
@@ -2052,12 +2012,11 @@ static void help(const char *prog)
 
 	fprintf(stderr,
 		"usage: %s [-d seconds] [-t threads] [-p processes] [-D dev] [-s seed]\n"
-		"          [-m MiB per process] [-o op,op,...] [-v] [-K]\n"
+		"          [-m MiB per process] [-o op,op,...] [-v]\n"
 		"  -D 0|2   device-private (0, with 1) or device-coherent (2, with 3);\n"
 		"           default: both kinds present\n"
 		"  -m       private memory per process; default: the processes together\n"
 		"           use a quarter more than the device holds\n"
-		"  -K       step around module bugs already known, to look for others\n"
 		"  -o       only these operations:", prog);
 	for (op = 0; op < OP_NR; op++)
 		fprintf(stderr, " %s", opd[op].name);
@@ -2070,7 +2029,7 @@ int main(int argc, char **argv)
 	int opt, dev = -1, devs[2], ndev = 0, i;
 	bool seeded = false, good = true;
 
-	while ((opt = getopt(argc, argv, "d:t:p:D:s:m:o:vKh")) != -1) {
+	while ((opt = getopt(argc, argv, "d:t:p:D:s:m:o:vh")) != -1) {
 		switch (opt) {
 		case 'd':
 			cfg.duration = strtoul(optarg, NULL, 0);
@@ -2096,9 +2055,6 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			cfg.verbose = 1;
-			break;
-		case 'K':
-			cfg.avoid_known = 1;
 			break;
 		default:
 			help(argv[0]);
@@ -2127,9 +2083,9 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	say("TAP version 13");
 	say("1..%d", ndev);
-	say("# dmirror_stress -d %u -t %u -p %u -s %#llx%s%s (replay with this seed)",
+	say("# dmirror_stress -d %u -t %u -p %u -s %#llx%s (replay with this seed)",
 	    cfg.duration, cfg.threads, cfg.procs, cfg.seed,
-	    cfg.opmask != ~0ULL ? " -o ..." : "", cfg.avoid_known ? " -K" : "");
+	    cfg.opmask != ~0ULL ? " -o ..." : "");
 	for (i = 0; i < ndev; i++) {
 		int fd = dmirror_open_dev(devs[i]);
 

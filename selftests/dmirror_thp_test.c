@@ -351,6 +351,36 @@ TEST_F(thp, fault_one_page)
 	munmap(p, HPAGE);
 }
 
+/*
+ * A device READ through another file that starts inside a THP on the
+ * device (a device-private PMD where the kernel has them) gets the pages
+ * it asked for, not the ones at the start of the PMD. Every kernel.
+ */
+TEST_F(thp, read_from_inside_device_thp)
+{
+	unsigned long first = 201, n = HPAGE_PAGES - first;
+	struct hmm_dmirror_cmd cmd;
+	int fd2;
+	char *p;
+
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	if (!populate_thp(self->fd, p, 0x1a))
+		SKIP(return, "no THP could be allocated");
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	ASSERT_EQ(HPAGE_PAGES, cmd.cpages);
+	fd2 = dmirror_open_dev(0);
+	ASSERT_GE(fd2, 0);
+	memset(self->out, FILLER, n * PG);
+	ASSERT_EQ(0, range_ioctl(fd2, HMM_DMIRROR_READ, p + first * PG,
+				 self->out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(self->out, first, n, 0x1a));
+	EXPECT_EQ(0, close(fd2));
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x1a));
+	munmap(p, HPAGE);
+}
+
 /* Large: unmap half of a device THP (the core splits it), fault the rest. */
 TEST_F(thp, partial_munmap_then_fault)
 {

@@ -8,7 +8,7 @@
 # Environment:
 #   STRESS_SECONDS  duration of each stress run (default 20)
 #   FUZZ_SECONDS    duration of the fuzz run (default 10)
-#   STRESS_ARGS     more dmirror_stress options (e.g. -s SEED, -K)
+#   STRESS_ARGS     more dmirror_stress options (e.g. -s SEED)
 #   FUZZ_ARGS       more dmirror_fuzz options (e.g. -s SEED)
 # Output: TAP. Exit status 0 when every run passed.
 

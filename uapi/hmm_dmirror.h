@@ -122,7 +122,8 @@ struct hmm_dmirror_cmd {
  * A later CPU access (or fork, mprotect, ...) revokes the exclusive access.
  * The data is copied to @ptr; @cpages = npages. Errors, checked before any
  * page is converted: -EFAULT (no VMA, PROT_NONE, read-only), -EOPNOTSUPP
- * (shared memory, hugetlb). Later: -EBUSY (a page could not be converted;
+ * (shared memory, hugetlb). Later: -EBUSY (a page could not be converted,
+ * or kept being taken back by the CPU or another device for a second;
  * kernels before 6.15 report every failure so), -ENOENT (the CPU took a
  * page back before the read-back), -EINTR (fatal signal). Pages converted
  * before an error stay exclusive.

@@ -1,0 +1,91 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The module's tracepoints (events/hmm_dmirror in tracefs), run as root in
+# the test VM (busybox sh) with hmm_dmirror loaded: each event exists and
+# fires, with the fields a user watches, when hmmctl drives the device.
+# Environment:
+#   HMMCTL   the hmmctl binary (default: next to this script)
+# Output: TAP. Exit status 0 when every test passed.
+
+here=$(cd "$(dirname "$0")" && pwd)
+hmmctl=${HMMCTL:-$here/hmmctl}
+tr=/sys/kernel/tracing
+events="dmirror_migrate dmirror_device_fault dmirror_invalidate dmirror_evict"
+n=0
+failed=0
+
+echo "TAP version 13"
+echo "1..7"
+
+if [ ! -d $tr ]; then
+	for i in 1 2 3 4 5 6 7; do
+		echo "ok $i tracepoints # SKIP kernel built without tracing"
+	done
+	exit 0
+fi
+[ -e $tr/trace ] || mount -t tracefs nodev $tr
+
+ok() { n=$((n + 1)); echo "ok $n $1"; }
+nok() {
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n $1"
+}
+
+missing=""
+for e in $events; do
+	[ -d "$tr/events/hmm_dmirror/$e" ] || missing="$missing $e"
+done
+if [ -z "$missing" ]; then
+	ok "events/hmm_dmirror has $events"
+else
+	nok "events/hmm_dmirror lacks$missing"
+fi
+
+echo 0 >$tr/tracing_on
+echo >$tr/trace
+echo 1 >$tr/events/hmm_dmirror/enable
+echo 1 >$tr/tracing_on
+# Device fault, migration to device 0 and CPU faults back, then a
+# migration to the device and a RELEASE that evicts it.
+"$hmmctl" read --pages 8 >/tmp/trace_hmmctl.out 2>&1 &&
+	"$hmmctl" migrate --pages 8 >>/tmp/trace_hmmctl.out 2>&1 &&
+	"$hmmctl" release --pages 8 >>/tmp/trace_hmmctl.out 2>&1
+rc=$?
+echo 0 >$tr/tracing_on
+echo 0 >$tr/events/hmm_dmirror/enable
+cat $tr/trace >/tmp/trace.out
+
+if [ "$rc" -eq 0 ]; then
+	ok "hmmctl read, migrate and release ran"
+else
+	nok "hmmctl read, migrate and release ran (exit $rc)"
+	sed 's/^/# /' /tmp/trace_hmmctl.out
+fi
+
+# expect NAME REGEX: some line of the trace matches REGEX.
+expect() {
+	if grep -qE "$2" /tmp/trace.out; then
+		ok "$1"
+	else
+		nok "$1"
+	fi
+}
+
+expect "device fault traced (dmirror_device_fault: dev=0 ... read ret=0)" \
+	'dmirror_device_fault: dev=0 range=0x[0-9a-f]+-0x[0-9a-f]+ read ret=0'
+expect "migration to the device traced with its page count" \
+	'dmirror_migrate: dev=0 to_dev range=0x[0-9a-f]+-0x[0-9a-f]+ moved=8$'
+expect "own migration's invalidation traced as skipped" \
+	'dmirror_invalidate: dev=0 range=.* event=migrate skipped_own'
+expect "CPU fault migration back traced" \
+	'dmirror_migrate: dev=0 cpu_fault range=.* moved=1$'
+expect "eviction by RELEASE traced" \
+	'dmirror_evict: dev=0 pfn=0x[0-9a-f]+\+[0-9]+ moved=[1-9]'
+
+if [ "$failed" -ne 0 ]; then
+	echo "# the trace was:"
+	head -n 60 /tmp/trace.out | sed 's/^/# /'
+fi
+[ "$failed" -eq 0 ]
