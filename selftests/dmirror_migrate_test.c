@@ -1077,7 +1077,12 @@ TEST_F(mig, write_after_mprotect_rw)
 	ASSERT_EQ(n, cmd.cpages);
 	ASSERT_EQ(0, mprotect(buf, n * PG, PROT_READ));
 	ASSERT_EQ(0, mprotect(buf, n * PG, PROT_READ | PROT_WRITE));
-	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, self->snap_ro));
+	/*
+	 * Device-private entries stay read-only. Coherent pages are mapped
+	 * like any page: 7.x makes them writable again at once.
+	 */
+	if (self->cpu_migrates)
+		EXPECT_EQ(-1L, snap_find(self->fd, buf, n, self->snap_ro));
 	ASSERT_EQ(0, read_stats(variant->dev, &s0));
 
 	ASSERT_EQ(0, dev_write(self->fd, buf, in, n, &cmd));
