@@ -53,18 +53,20 @@
  *
  * Lock order (outermost first):
  *
- * 1. dmirror_mm_mutex (mm.c): creation and last put of dmirror_mm.
- * 2. dmirror_devmem.chunk_lock (devmem.c): adding and removing chunks.
- * 3. mmap_lock of the mm (taken by mmu_notifier_get(), hmm_range_fault(),
+ * 1. dmirror_coherent_sem (exclusive.c): EXCLUSIVE (write) against
+ *    migrations to device-coherent memory (read).
+ * 2. dmirror_mm_mutex (mm.c): creation and last put of dmirror_mm.
+ * 3. dmirror_devmem.chunk_lock (devmem.c): adding and removing chunks.
+ * 4. mmap_lock of the mm (taken by mmu_notifier_get(), hmm_range_fault(),
  *    migrations).
- * 4. page locks (migration, the CPU fault handler).
- * 5. dmirror_device.mirrors_lock: the device's list of mirrors.
- * 6. dmirror_mm.lock: the mm's list of mirrors.
- * 7. dmirror.lock, "the mirror lock": the device page table. Taken by the
+ * 5. page locks (migration, the CPU fault handler).
+ * 6. dmirror_device.mirrors_lock: the device's list of mirrors.
+ * 7. dmirror_mm.lock: the mm's list of mirrors.
+ * 8. dmirror.lock, "the mirror lock": the device page table. Taken by the
  *    invalidate callback, i.e. under mmap_lock, page locks and from
  *    reclaim, so nothing under it may allocate with reclaim, take
  *    mmap_lock, lock a page or touch user memory.
- * 8. dmirror_devmem.lock (a spinlock, irq-safe): free bitmaps and counts.
+ * 9. dmirror_devmem.lock (a spinlock, irq-safe): free bitmaps and counts.
  */
 
 /* Number of device nodes the module can create: 2 private + 2 coherent. */
@@ -337,6 +339,8 @@ void dmirror_migrate_coherent_home(struct mm_struct *mm, unsigned long start,
 
 /* exclusive.c */
 int dmirror_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+void dmirror_coherent_migrate_begin(void);
+void dmirror_coherent_migrate_end(void);
 int dmirror_check_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 
 /* snapshot.c */

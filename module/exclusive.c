@@ -7,6 +7,7 @@
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
+#include <linux/rwsem.h>
 #include <linux/sched/signal.h>
 
 #include "dmirror.h"
@@ -30,15 +31,70 @@
  * someone else's exclusive access) removes the entry like any other, and
  * with it the atomic access.
  *
- * Device-exclusive entries are for system memory: pages of a coherent
+ * Device-exclusive entries are for system memory only: pages of a coherent
  * device are first migrated back (private device pages come back by
- * themselves, through the fault the conversion makes).
+ * themselves, through the fault the conversion makes), and a page that
+ * stays coherent is refused (-EBUSY), never converted. Kernels before 6.15
+ * do not count a device-exclusive entry as a mapping, so a coherent page
+ * under one can be neither evicted nor safely freed (RELEASE would fail,
+ * then walk a stale anon_vma). Only MIGRATE_TO_DEV to a coherent device
+ * makes coherent pages, and it holds dmirror_coherent_sem for reading;
+ * EXCLUSIVE holds it for writing, so no page of its range can become
+ * coherent between the check and the conversion (mremap, the other way
+ * in, needs the mmap lock for writing).
  *
  * Only private, non-hugetlb memory can be made exclusive: shared memory
  * and hugetlb are refused (-EOPNOTSUPP) before anything is converted, on
  * every kernel; memory the device could not write (no VMA, PROT_NONE,
  * read-only) is -EFAULT.
  */
+
+static DECLARE_RWSEM(dmirror_coherent_sem);
+
+/**
+ * dmirror_coherent_migrate_begin() - a migration to coherent memory starts
+ *
+ * Context: process context, before taking the mmap lock.
+ */
+void dmirror_coherent_migrate_begin(void)
+{
+	down_read(&dmirror_coherent_sem);
+}
+
+/**
+ * dmirror_coherent_migrate_end() - ... and is over
+ */
+void dmirror_coherent_migrate_end(void)
+{
+	up_read(&dmirror_coherent_sem);
+}
+
+/*
+ * Whether the page mapped at @addr is in device-coherent memory, from a
+ * walk of the CPU page table that faults nothing.
+ * Context: mmap_lock held (read). Return: 1, 0 or a negative errno.
+ */
+static int dmirror_exclusive_is_coherent(struct dmirror *dm,
+					 unsigned long addr)
+{
+	unsigned long pfn = 0;
+	struct hmm_range range = {
+		.notifier	= &dm->notifier,
+		.start		= addr,
+		.end		= addr + PAGE_SIZE,
+		.hmm_pfns	= &pfn,
+	};
+	int ret;
+
+	do {
+		range.notifier_seq = mmu_interval_read_begin(&dm->notifier);
+		ret = hmm_range_fault(&range);
+	} while (ret == -EBUSY);
+	if (ret)
+		return ret;
+	return (pfn & HMM_PFN_VALID) &&
+	       is_device_coherent_page(hmm_pfn_to_page(pfn));
+}
 
 static int dmirror_exclusive_check_vmas(struct mm_struct *mm,
 					unsigned long start, unsigned long end)
@@ -81,6 +137,15 @@ static int dmirror_exclusive_one(struct dmirror *dm, unsigned long addr)
 		ret = fixup_user_fault(dm->mm, addr, FAULT_FLAG_WRITE, NULL);
 		if (ret)
 			return ret;
+		ret = dmirror_exclusive_is_coherent(dm, addr);
+		if (ret < 0)
+			return ret;
+		if (ret) {
+			dmirror_migrate_coherent_home(dm->mm, addr,
+						      addr + PAGE_SIZE);
+			ret = -EAGAIN;
+			continue;
+		}
 		seq = mmu_interval_read_begin(&dm->notifier);
 		page = dmirror_make_device_exclusive(dm->mm, addr, dm->mdev);
 		if (IS_ERR(page)) {
@@ -114,6 +179,7 @@ int dmirror_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	unsigned long addr;
 	int ret;
 
+	down_write(&dmirror_coherent_sem);
 	mmap_read_lock(dm->mm);
 	ret = dmirror_exclusive_check_vmas(dm->mm, start, end);
 	if (!ret)
@@ -121,6 +187,7 @@ int dmirror_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	for (addr = start; addr < end && !ret; addr += PAGE_SIZE)
 		ret = dmirror_exclusive_one(dm, addr);
 	mmap_read_unlock(dm->mm);
+	up_write(&dmirror_coherent_sem);
 	if (ret)
 		return ret;
 	return dmirror_mirror_copy_out(dm, cmd);

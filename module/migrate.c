@@ -341,6 +341,7 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	unsigned long start = cmd->addr;
 	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
 	struct dmirror_migrate_buf *b;
+	bool coherent = dm->mdev->mtype == HMM_DMIRROR_MEMORY_DEVICE_COHERENT;
 	struct migrate_vma args = { 0 };
 	unsigned long addr, seq, moved = 0;
 	bool full = false;
@@ -353,6 +354,8 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	args.dst = b->dst;
 	args.pgmap_owner = dm->mdev;
 
+	if (coherent)
+		dmirror_coherent_migrate_begin();
 	mmap_read_lock(dm->mm);
 	for (addr = start; addr < end; addr = args.end) {
 		args.vma = dmirror_migrate_vma(dm->mm, addr);
@@ -382,6 +385,8 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		migrate_vma_finalize(&args);
 	}
 	mmap_read_unlock(dm->mm);
+	if (coherent)
+		dmirror_coherent_migrate_end();
 	kvfree(b);
 	atomic64_add(moved, &dm->mdev->stats.val[DMIRROR_STAT_MIGRATED_TO_DEV]);
 	trace_dmirror_migrate(dm->mdev->id, DMIRROR_TRACE_TO_DEV, start, end,

@@ -120,7 +120,9 @@ struct hmm_dmirror_cmd {
  * HMM_DMIRROR_EXCLUSIVE - make the pages device-exclusive (for atomics)
  *
  * A later CPU access (or fork, mprotect, ...) revokes the exclusive access.
- * The data is copied to @ptr; @cpages = npages. Errors, checked before any
+ * Pages in device memory are moved to system memory first (coherent ones
+ * too: they are not converted in place). The data is copied to @ptr;
+ * @cpages = npages. Errors, checked before any
  * page is converted: -EFAULT (no VMA, PROT_NONE, read-only), -EOPNOTSUPP
  * (shared memory, hugetlb). Later: -EBUSY (a page could not be converted,
  * or kept being taken back by the CPU or another device for a second;
