@@ -73,8 +73,10 @@ struct hmm_dmirror_cmd {
  * HMM_DMIRROR_WRITE - write the range through the device's page table
  *
  * @ptr supplies npages * page size bytes. Pages are faulted in for writing
- * (which breaks copy-on-write). Errors as for HMM_DMIRROR_READ, plus -EPERM
- * when a VMA of the range is not writable.
+ * (which breaks copy-on-write); a page in this device's private memory that
+ * the CPU maps read-only (after fork or mprotect) is first moved back to
+ * system memory. Errors as for HMM_DMIRROR_READ, plus -EPERM when a VMA of
+ * the range is not writable.
  */
 #define HMM_DMIRROR_WRITE		_IOWR('H', 0x01, struct hmm_dmirror_cmd)
 
@@ -89,6 +91,7 @@ struct hmm_dmirror_cmd {
  * another device; nothing is copied to @ptr), -ENOMEM when the device could
  * not make room, -EINVAL for holes, PROT_NONE and VMAs migration cannot
  * handle (hugetlb, I/O mappings). Pages moved before an error stay moved.
+ * The read-back retries while invalidations race it: never -EBUSY.
  *
  * Where the kernel supports compound device-private migration (module
  * parameter thp_migration reads Y), a PMD-mapped THP, or an empty or huge
