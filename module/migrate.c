@@ -539,8 +539,9 @@ int dmirror_migrate_to_sys(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
  *
  * For EXCLUSIVE: device-exclusive entries are for system memory. Pages of
  * any coherent device in the range move back (best effort: a page that
- * cannot move now stays, and make_device_exclusive() decides about it);
- * private device pages need nothing, the exclusive fault brings them back.
+ * cannot move now stays, and EXCLUSIVE checks each page again before it
+ * converts it); private device pages need nothing, the exclusive fault
+ * brings them back.
  *
  * Context: process context, mmap_lock held (read).
  */
