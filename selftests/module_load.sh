@@ -202,8 +202,12 @@ if [ -e /sys/kernel/debug/kmemleak ]; then
 	skip "no memory growth over $cycles cycles (grew ${grow} KiB)" \
 		"debug kernel: freed memory is quarantined; kmemleak checks leaks"
 else
-	[ "$grow" -lt 1024 ]
-	check $? "no memory growth over $cycles cycles (grew ${grow} KiB)"
+	# A coarse guard: MemAvailable moves by a few MiB either way after
+	# the stress test (lazy frees), so only a leak of more than 80 KiB
+	# a cycle (a device chunk's storage, its bitmaps, a mirror) shows;
+	# the debug flavour's kmemleak scan is the precise check.
+	[ "$grow" -lt 8192 ]
+	check $? "no memory growth over $cycles cycles (grew ${grow} KiB, limit 8 MiB)"
 fi
 
 [ "$failed" -eq 0 ]
