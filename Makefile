@@ -13,7 +13,7 @@ KREL = $(shell $(MAKE) -s -C $(KDIR) kernelrelease)
 DEPMOD_BASE = $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH))
 
 .PHONY: all modules kdir-check clean install selftests check run lint help
-.PHONY: tools uninstall dkms-install dkms-remove
+.PHONY: tools uninstall dkms-install dkms-remove bench
 
 all: modules
 
@@ -82,6 +82,11 @@ run:
 lint:
 	@$(REPO)/scripts/lint.sh
 
+# Migration benchmark, hmm_dmirror vs the kernel's test_hmm in one boot per
+# kernel (BENCH_KVERS, default the newest); BENCH_FLAGS go to scripts/bench.
+bench:
+	@$(REPO)/scripts/bench $(addprefix --kver ,$(BENCH_KVERS)) $(BENCH_FLAGS)
+
 help:
 	@echo 'hmm-dmirror targets:'
 	@echo '  modules    (default) build hmm_dmirror.ko against KDIR=$(KDIR)'
@@ -96,3 +101,5 @@ help:
 	@echo '  run        boot the newest test kernel with the module loaded:'
 	@echo '             a shell, or CMD='"'"'...'"'"' and its exit status (KVER=, FLAVOR=)'
 	@echo '  lint       checkpatch --strict, W=1 and sparse builds on every kernel'
+	@echo '  bench      migration benchmark vs the kernel'"'"'s test_hmm, same boot'
+	@echo '             (BENCH_KVERS="7.3 6.12", BENCH_FLAGS="--plot --rounds 2 ...")'

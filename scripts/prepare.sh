@@ -36,7 +36,7 @@ fi
 if ! make -C "$HMM_REPO/tools" STATIC=1 OUTPUT="$work/tests" \
 	KHDR_INCLUDES="-isystem $kdir/hdr/include" >"$work/tools.log" 2>&1; then
 	cat "$work/tools.log" >&2
-	die "building hmmctl and the README example against $kver failed"
+	die "building the tools (hmmctl, the README example, the benchmark) against $kver failed"
 fi
 
 cp "$tree/arch/x86/boot/bzImage" "$work/bzImage"
