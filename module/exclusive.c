@@ -72,7 +72,8 @@ void dmirror_coherent_migrate_end(void)
 /*
  * Whether the page mapped at @addr is in device-coherent memory, from a
  * walk of the CPU page table that faults nothing.
- * Context: mmap_lock held (read). Return: 1, 0 or a negative errno.
+ * Context: mmap_lock held (read). Return: 1, 0, -EAGAIN if the walk raced
+ * an invalidation, or another negative errno.
  */
 static int dmirror_exclusive_is_coherent(struct dmirror *dm,
 					 unsigned long addr)
@@ -86,12 +87,10 @@ static int dmirror_exclusive_is_coherent(struct dmirror *dm,
 	};
 	int ret;
 
-	do {
-		range.notifier_seq = mmu_interval_read_begin(&dm->notifier);
-		ret = hmm_range_fault(&range);
-	} while (ret == -EBUSY);
+	range.notifier_seq = mmu_interval_read_begin(&dm->notifier);
+	ret = hmm_range_fault(&range);
 	if (ret)
-		return ret;
+		return ret == -EBUSY ? -EAGAIN : ret;
 	return (pfn & HMM_PFN_VALID) &&
 	       is_device_coherent_page(hmm_pfn_to_page(pfn));
 }
@@ -138,6 +137,8 @@ static int dmirror_exclusive_one(struct dmirror *dm, unsigned long addr)
 		if (ret)
 			return ret;
 		ret = dmirror_exclusive_is_coherent(dm, addr);
+		if (ret == -EAGAIN)
+			continue;
 		if (ret < 0)
 			return ret;
 		if (ret) {

@@ -283,25 +283,6 @@ static unsigned long rnd_below(struct thr *t, unsigned long n)
 	return n ? rnd(t) % n : 0;
 }
 
-/* Print one line with write(2), so lines of processes do not mix. */
-static void say(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if (n > (int)sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	if (write(STDOUT_FILENO, line, n) < 0)
-		return;
-}
-
 /* Count a failure; print the first MAX_MSGS of this process. */
 static void fail(const char *fmt, ...)
 {

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,28 @@ static inline long long dmirror_mm_stat(const char *name)
 	snprintf(path, sizeof(path), "%s/mm/%d/stats", DMIRROR_DEBUGFS,
 		 (int)getpid());
 	return dmirror_stat_file(path, name);
+}
+
+/*
+ * Print one line (at most 599 bytes) with one write(2), so that the lines
+ * of several processes or threads do not mix (the stress test, the fuzzer).
+ */
+static inline void say(const char *fmt, ...)
+{
+	char line[600];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(STDOUT_FILENO, line, n) < 0)
+		return;
 }
 
 #endif /* _DMIRROR_TEST_UTIL_H */
