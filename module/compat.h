@@ -18,6 +18,7 @@
 #include <linux/mm.h>
 #include <linux/rmap.h>
 #include <linux/slab.h>
+#include <linux/xarray.h>
 
 #include "dmirror_conftest.h"
 
@@ -178,6 +179,26 @@ static inline struct page *dmirror_hmm_pfn_page(unsigned long hmm_pfn,
 	if (folio_order(folio) != order)
 		return page;
 	return folio_page(folio, (addr >> PAGE_SHIFT) & (folio_nr_pages(folio) - 1));
+}
+
+/*
+ * Erase the entries [@first, @last] of @xa at once, without allocating:
+ * a range store of NULL where the kernel has multi-index entries
+ * (CONFIG_XARRAY_MULTI, which THP selects), else one by one.
+ */
+static inline void dmirror_xa_erase_range(struct xarray *xa,
+					  unsigned long first,
+					  unsigned long last)
+{
+#ifdef CONFIG_XARRAY_MULTI
+	xa_store_range(xa, first, last, NULL, GFP_NOWAIT);
+#else
+	unsigned long index;
+	void *entry;
+
+	xa_for_each_range(xa, index, entry, first, last)
+		xa_erase(xa, index);
+#endif
 }
 
 /*

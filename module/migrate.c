@@ -9,6 +9,7 @@
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 
 #include "dmirror.h"
 #include "dmirror_trace.h"
@@ -151,13 +152,17 @@ static void dmirror_migrate_forget(struct dmirror_device *mdev,
 		if (dm->mm != mm)
 			continue;
 		mutex_lock(&dm->lock);
-		for (i = 0; i < npages; i++) {
-			unsigned long nr = dmirror_migrate_src_span(args->src[i]);
-
-			if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
-				continue;
-			for (j = 0; j < nr && i + j < npages; j++)
-				xa_erase(&dm->pt, first + i + j);
+		/* Runs of selected pages, each erased at once. */
+		for (i = 0; i < npages; i = j) {
+			j = i;
+			while (j < npages && (args->src[j] & MIGRATE_PFN_MIGRATE))
+				j += dmirror_migrate_src_span(args->src[j]);
+			j = min(j, npages);
+			if (j > i)
+				dmirror_xa_erase_range(&dm->pt, first + i,
+						       first + j - 1);
+			else
+				j++;
 		}
 		/*
 		 * Release: a fault that sees the new value also sees the
@@ -208,13 +213,16 @@ out:
  * struct dmirror_migrate_buf - working memory of one migration ioctl
  * @src:    source pfns of one window
  * @dst:    destination pfns
- * @pages:  device pages allocated for the window
+ * @pages:  device pages allocated for the window (to the device), or the
+ *          system pages to copy to (back)
+ * @spages: the device pages to copy from (back)
  * @access: device page-table access for each migrated page
  */
 struct dmirror_migrate_buf {
 	unsigned long src[DMIRROR_WINDOW_PAGES];
 	unsigned long dst[DMIRROR_WINDOW_PAGES];
 	struct page *pages[DMIRROR_WINDOW_PAGES];
+	struct page *spages[DMIRROR_WINDOW_PAGES];
 	u8 access[DMIRROR_WINDOW_PAGES];
 };
 
@@ -403,17 +411,49 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 }
 
 /*
+ * Copy @n device pages to system pages. Several go through one contiguous
+ * kernel mapping of the system pages (under QEMU TCG, stores through it
+ * cost a third of stores through the linear map); one, or when vmap()
+ * fails, page by page.
+ */
+static void dmirror_copy_to_sys(struct page **spages, struct page **dpages,
+				unsigned long n)
+{
+	u8 *va = n > 1 ? vmap(dpages, n, VM_MAP, PAGE_KERNEL) : NULL;
+	unsigned long k;
+
+	for (k = 0; k < n; k++) {
+		if (va)
+			memcpy(va + (k << PAGE_SHIFT),
+			       dmirror_devmem_page_data(spages[k]), PAGE_SIZE);
+		else
+			dmirror_copy_device_to_page(spages[k], dpages[k]);
+	}
+	if (va) {
+		flush_kernel_vmap_range(va, n << PAGE_SHIFT);
+		vunmap(va);
+	}
+}
+
+/*
  * Allocate system memory for the selected device pages of one window and
- * copy. @dm (NULL for eviction) is the file whose FAIL_ALLOC applies.
+ * copy. @dm (NULL for eviction) is the file whose FAIL_ALLOC applies; @b
+ * holds the page lists of a window (NULL: a window of one page).
  * Return: false if a base page could not be allocated.
  */
 static bool dmirror_migrate_alloc_sys(struct dmirror *dm,
-				      struct migrate_vma *args)
+				      struct migrate_vma *args,
+				      struct dmirror_migrate_buf *b)
 {
 	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
-	unsigned long i, j, nr;
+	struct page *one_src, *one_dst;
+	struct page **sp = b ? b->spages : &one_src;
+	struct page **dp = b ? b->pages : &one_dst;
+	unsigned long i, j, nr, k = 0;
 	bool ok = true;
 
+	if (!b && npages > 1)
+		return false;
 	for (i = 0; i < npages; i++)
 		args->dst[i] = 0;
 	for (i = 0; i < npages; i += nr) {
@@ -430,9 +470,10 @@ static bool dmirror_migrate_alloc_sys(struct dmirror *dm,
 			if (!dm || !dmirror_migrate_fail_alloc(dm))
 				dpage = dmirror_alloc_sys_large(args->vma, addr);
 			if (dpage) {
-				for (j = 0; j < nr; j++)
-					dmirror_copy_device_to_page(spage + j,
-								    dpage + j);
+				for (j = 0; j < nr; j++) {
+					sp[k] = spage + j;
+					dp[k++] = dpage + j;
+				}
 				args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
 					       DMIRROR_PFN_COMPOUND;
 				continue;
@@ -447,10 +488,12 @@ static bool dmirror_migrate_alloc_sys(struct dmirror *dm,
 				continue;
 			}
 			lock_page(dpage);
-			dmirror_copy_device_to_page(spage + j, dpage);
+			sp[k] = spage + j;
+			dp[k++] = dpage;
 			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage));
 		}
 	}
+	dmirror_copy_to_sys(sp, dp, k);
 	return ok;
 }
 
@@ -491,7 +534,7 @@ static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 		}
 		if (args.cpages)
 			dmirror_migrate_forget(mdev, mm, &args);
-		dmirror_migrate_alloc_sys(dm, &args);
+		dmirror_migrate_alloc_sys(dm, &args, b);
 		migrate_vma_pages(&args);
 		*moved += dmirror_migrate_count(&args);
 		migrate_vma_finalize(&args);
@@ -655,7 +698,7 @@ vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf)
 	}
 	if (args.cpages)
 		dmirror_migrate_forget(mdev, vmf->vma->vm_mm, &args);
-	if (!dmirror_migrate_alloc_sys(NULL, &args))
+	if (!dmirror_migrate_alloc_sys(NULL, &args, b))
 		ret = VM_FAULT_OOM;
 	migrate_vma_pages(&args);
 	moved = dmirror_migrate_count(&args);

@@ -14,6 +14,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/vmalloc.h>
 
 #include "dmirror.h"
 #include "dmirror_trace.h"
@@ -43,6 +44,29 @@
  * Stores under the mirror lock use GFP_NOWAIT (the lock is taken from
  * reclaim); when that fails the node is reserved with GFP_KERNEL outside
  * the lock and the fault round is repeated.
+ */
+
+/**
+ * DOC: data path
+ *
+ * READ, WRITE and the read-back of MIGRATE_TO_DEV and EXCLUSIVE move data
+ * straight between the pages the device maps and the user buffer, a batch
+ * (one window) at a time: the user pages of the batch are pinned with
+ * pin_user_pages_fast(), which may fault them in, and mapped contiguously
+ * with vmap() before the mirror lock is taken; the copy runs under the
+ * lock; the pages are unmapped and unpinned (and marked dirty) after the
+ * lock is dropped. (Under QEMU TCG, stores through such a mapping cost a
+ * third of stores through the linear map.) No
+ * user access (copy_to_user() and friends) happens under the mirror lock:
+ * a fault on the user buffer can run the invalidate callback, which takes
+ * that lock.
+ *
+ * When the user buffer overlaps the range itself, pinning it could change
+ * the very entries being read (a write pin breaks COW or brings a migrated
+ * page back to system memory), so such a request keeps the plain order
+ * instead: the data of a batch goes through a bounce buffer of
+ * DMIRROR_BATCH_PAGES pages, read (or written) under the lock, copied to
+ * (or from) the user outside it.
  */
 
 static struct page *dmirror_pt_page(void *entry)
@@ -254,15 +278,24 @@ static int dmirror_fault_window(struct dmirror *dm, struct hmm_range *range,
 }
 
 /**
- * struct dmirror_xfer - working memory of one READ or WRITE ioctl
- * @pfns: hmm_range_fault() output for one window
- * @buf:  bounce buffer for one batch of data
+ * struct dmirror_xfer - working memory of one ioctl that moves data
+ * @pfns:   hmm_range_fault() output for one window
+ * @upages: the user buffer pages behind one batch, pinned while it is
+ *          copied (a batch of data that starts inside a page spans one
+ *          page more)
+ * @buf:    bounce buffer of DMIRROR_BATCH_PAGES pages, only when the user
+ *          buffer overlaps the range (see the DOC above), else NULL
+ * @uptr:   the user buffer
+ * @start:  the address its first byte belongs to
  *
  * Its size is fixed: no kernel buffer grows with the request.
  */
 struct dmirror_xfer {
 	unsigned long pfns[DMIRROR_WINDOW_PAGES];
-	u8 buf[DMIRROR_BATCH_PAGES * PAGE_SIZE];
+	struct page *upages[DMIRROR_WINDOW_PAGES + 1];
+	u8 *buf;
+	u8 __user *uptr;
+	unsigned long start;
 };
 
 /*
@@ -434,9 +467,164 @@ static unsigned long dmirror_write_mirrored(struct dmirror *dm, const u8 *buf,
 	return addr;
 }
 
-static struct dmirror_xfer *dmirror_xfer_alloc(void)
+/*
+ * Does the user buffer of @cmd (its data: npages pages from ptr) overlap
+ * the range the command works on?
+ */
+static bool dmirror_user_overlaps(const struct hmm_dmirror_cmd *cmd)
 {
-	return kvmalloc_obj(struct dmirror_xfer, GFP_KERNEL);
+	unsigned long len = cmd->npages << PAGE_SHIFT;
+	unsigned long start = cmd->addr, end = start + len;
+
+	if (cmd->ptr > ULONG_MAX - len)
+		return true;	/* pin_user_pages_fast() refuses it anyway */
+	return (cmd->ptr & PAGE_MASK) < end && start < cmd->ptr + len;
+}
+
+static struct dmirror_xfer *dmirror_xfer_alloc(const struct hmm_dmirror_cmd *cmd)
+{
+	struct dmirror_xfer *x = kvmalloc_obj(*x, GFP_KERNEL);
+
+	if (!x)
+		return NULL;
+	x->buf = NULL;
+	x->uptr = u64_to_user_ptr(cmd->ptr);
+	x->start = cmd->addr;
+	if (dmirror_user_overlaps(cmd)) {
+		x->buf = kvmalloc(DMIRROR_BATCH_PAGES * PAGE_SIZE, GFP_KERNEL);
+		if (!x->buf) {
+			kvfree(x);
+			return NULL;
+		}
+	}
+	return x;
+}
+
+static void dmirror_xfer_free(struct dmirror_xfer *x)
+{
+	kvfree(x->buf);
+	kvfree(x);
+}
+
+/* Pages of data a batch moves at most. */
+static unsigned long dmirror_xfer_batch_bytes(const struct dmirror_xfer *x)
+{
+	return (x->buf ? DMIRROR_BATCH_PAGES : DMIRROR_WINDOW_PAGES) << PAGE_SHIFT;
+}
+
+/*
+ * The device reads (@to_user) or writes the page @page it maps, from or to
+ * @u, the kernel mapping of its place in the user buffer. Private pages of
+ * this device hold their data in device storage; everything else the CPU
+ * can address. Context: mirror lock held.
+ */
+static void dmirror_user_page(struct page *page, u8 *u, bool to_user)
+{
+	struct folio *folio;
+	u8 *data;
+
+	if (is_device_private_page(page)) {
+		data = dmirror_devmem_page_data(page);
+		if (to_user)
+			memcpy(u, data, PAGE_SIZE);
+		else
+			memcpy(data, u, PAGE_SIZE);
+		return;
+	}
+	data = kmap_local_page(page);
+	if (to_user)
+		memcpy(u, data, PAGE_SIZE);
+	else
+		memcpy(data, u, PAGE_SIZE);
+	kunmap_local(data);
+	folio = page_folio(page);
+	/* Anonymous and shmem folios need no lock to be marked dirty. */
+	if (!to_user && folio_test_swapbacked(folio))
+		folio_mark_dirty(folio);
+}
+
+/*
+ * Move the data of the pages of [addr, end) (at most DMIRROR_WINDOW_PAGES)
+ * straight between the pages the device maps and the user buffer, up to
+ * the first page the device does not map (@to_user) or does not map
+ * writable. The user pages are pinned (and faulted in if need be) and
+ * mapped contiguously in the kernel (vmap(), so a page of data that
+ * straddles two user pages is one copy) before the mirror lock is taken,
+ * and unmapped and unpinned after it is dropped.
+ * Return: 0 with *@next the first address not done, -EFAULT when the user
+ * buffer cannot take (or give) the data, or -ENOMEM.
+ */
+static int dmirror_xfer_pinned(struct dmirror *dm, struct dmirror_xfer *x,
+			       unsigned long addr, unsigned long end,
+			       bool to_user, unsigned long *next)
+{
+	unsigned long uaddr = (unsigned long)x->uptr + (addr - x->start);
+	unsigned int off = offset_in_page(uaddr);
+	unsigned long n = (end - addr) >> PAGE_SHIFT, i, done;
+	int nr = n + (off ? 1 : 0), pinned;
+	int ret = 0;
+	u8 *ubuf;
+
+	pinned = pin_user_pages_fast(uaddr & PAGE_MASK, nr,
+				     to_user ? FOLL_WRITE : 0, x->upages);
+	if (pinned <= 0)
+		return pinned ? pinned : -EFAULT;
+	if (pinned < nr) {
+		/* Only the data the pinned pages can hold, then -EFAULT. */
+		n = pinned - (off ? 1 : 0);
+		ret = -EFAULT;
+	}
+	ubuf = n ? vmap(x->upages, pinned, VM_MAP, PAGE_KERNEL) : NULL;
+	if (!ubuf) {
+		unpin_user_pages(x->upages, pinned);
+		return n ? -ENOMEM : ret;
+	}
+	if (!to_user)
+		invalidate_kernel_vmap_range(ubuf, pinned << PAGE_SHIFT);
+
+	mutex_lock(&dm->lock);
+	for (i = 0; i < n; i++) {
+		void *entry = xa_load(&dm->pt, (addr >> PAGE_SHIFT) + i);
+
+		if (!entry ||
+		    (!to_user && dmirror_pt_access(entry) == DMIRROR_PT_READ))
+			break;
+		dmirror_user_page(dmirror_pt_page(entry),
+				  ubuf + off + (i << PAGE_SHIFT), to_user);
+	}
+	mutex_unlock(&dm->lock);
+
+	if (to_user)
+		flush_kernel_vmap_range(ubuf, pinned << PAGE_SHIFT);
+	vunmap(ubuf);
+	/* The user pages written to: those of the i pages of data. */
+	done = (to_user && i) ? i + (off ? 1 : 0) : 0;
+	unpin_user_pages_dirty_lock(x->upages, done, true);
+	unpin_user_pages(x->upages + done, pinned - done);
+	if (i < n)
+		ret = 0;	/* the device misses a page first */
+	*next = addr + (i << PAGE_SHIFT);
+	return ret;
+}
+
+/*
+ * The device's view of the pages of one batch of [addr, end), to the user
+ * buffer, up to the first page the device does not map.
+ * Return: 0 with *@next the first address not copied, or -EFAULT.
+ */
+static int dmirror_xfer_to_user(struct dmirror *dm, struct dmirror_xfer *x,
+				unsigned long addr, unsigned long end,
+				unsigned long *next)
+{
+	end = min(end, addr + dmirror_xfer_batch_bytes(x));
+	if (!x->buf)
+		return dmirror_xfer_pinned(dm, x, addr, end, true, next);
+	/* Overlapping buffer: read the device's view first, then copy. */
+	*next = dmirror_read_mirrored(dm, x->buf, addr, end);
+	if (*next > addr && copy_to_user(x->uptr + (addr - x->start), x->buf,
+					 *next - addr))
+		return -EFAULT;
+	return 0;
 }
 
 /*
@@ -449,41 +637,32 @@ static int dmirror_read_common(struct dmirror *dm, struct hmm_dmirror_cmd *cmd,
 {
 	unsigned long start = cmd->addr;
 	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
-	u8 __user *uptr = u64_to_user_ptr(cmd->ptr);
-	unsigned long addr = start;
+	unsigned long addr = start, next;
 	struct dmirror_xfer *x;
 	int ret;
 
 	ret = dmirror_check_vmas(dm, start, end, false);
 	if (ret)
 		return ret;
-	x = dmirror_xfer_alloc();
+	x = dmirror_xfer_alloc(cmd);
 	if (!x)
 		return -ENOMEM;
 
 	while (addr < end) {
-		unsigned long bend = min(end, addr +
-					 DMIRROR_BATCH_PAGES * PAGE_SIZE);
-		unsigned long next = dmirror_read_mirrored(dm, x->buf, addr,
-							   bend);
-
+		ret = dmirror_xfer_to_user(dm, x, addr, end, &next);
+		if (ret)
+			break;
+		cmd->cpages += (next - addr) >> PAGE_SHIFT;
 		if (next > addr) {
-			if (copy_to_user(uptr + (addr - start), x->buf,
-					 next - addr)) {
-				ret = -EFAULT;
-				break;
-			}
-			cmd->cpages += (next - addr) >> PAGE_SHIFT;
 			addr = next;
+			continue;
 		}
-		if (addr < bend) {
-			ret = dmirror_fault(dm, x, addr, end, false, unlocked);
-			if (ret)
-				break;
-			cmd->faults++;
-		}
+		ret = dmirror_fault(dm, x, addr, end, false, unlocked);
+		if (ret)
+			break;
+		cmd->faults++;
 	}
-	kvfree(x);
+	dmirror_xfer_free(x);
 	return ret;
 }
 
@@ -533,7 +712,6 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 {
 	unsigned long start = cmd->addr;
 	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
-	const u8 __user *uptr = u64_to_user_ptr(cmd->ptr);
 	unsigned long stuck = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
 	unsigned long addr = start;
 	struct dmirror_xfer *x;
@@ -543,26 +721,32 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	ret = dmirror_check_vmas(dm, start, end, true);
 	if (ret)
 		return ret;
-	x = dmirror_xfer_alloc();
+	x = dmirror_xfer_alloc(cmd);
 	if (!x)
 		return -ENOMEM;
 
 	while (addr < end) {
 		unsigned long bstart = addr;
-		unsigned long bend = min(end, addr +
-					 DMIRROR_BATCH_PAGES * PAGE_SIZE);
+		unsigned long bend = min(end, addr + dmirror_xfer_batch_bytes(x));
 
-		if (copy_from_user(x->buf, uptr + (addr - start),
-				   bend - addr)) {
+		/* Overlapping buffer: take the whole batch first. */
+		if (x->buf && copy_from_user(x->buf, x->uptr + (addr - start),
+					     bend - addr)) {
 			ret = -EFAULT;
 			break;
 		}
 		while (addr < bend) {
 			unsigned long next;
 
-			next = dmirror_write_mirrored(dm, x->buf +
-						      (addr - bstart),
-						      addr, bend);
+			if (x->buf)
+				next = dmirror_write_mirrored(dm, x->buf +
+							      (addr - bstart),
+							      addr, bend);
+			else
+				ret = dmirror_xfer_pinned(dm, x, addr, bend,
+							  false, &next);
+			if (ret)
+				goto out;
 			cmd->cpages += (next - addr) >> PAGE_SHIFT;
 			if (next > addr)
 				stuck = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
@@ -583,7 +767,52 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		}
 	}
 out:
-	kvfree(x);
+	dmirror_xfer_free(x);
+	return ret;
+}
+
+/*
+ * Does the device map every page of [start, end)?
+ * Context: mirror lock held.
+ */
+static bool dmirror_pt_complete(struct dmirror *dm, unsigned long start,
+				unsigned long end)
+{
+	unsigned long first = start >> PAGE_SHIFT;
+	unsigned long n = (end - start) >> PAGE_SHIFT, seen = 0;
+	XA_STATE(xas, &dm->pt, first);
+	void *entry;
+
+	lockdep_assert_held(&dm->lock);
+	rcu_read_lock();
+	xas_for_each(&xas, entry, first + n - 1) {
+		/* Also skips reserved (zero) entries: a gap. */
+		if (xas_retry(&xas, entry))
+			continue;
+		if (xas.xa_index != first + seen)
+			break;
+		seen++;
+	}
+	rcu_read_unlock();
+	return seen == n;
+}
+
+/* Every page of @cmd's range that the device maps, to the user buffer. */
+static int dmirror_copy_out(struct dmirror *dm, struct hmm_dmirror_cmd *cmd,
+			    struct dmirror_xfer *x)
+{
+	unsigned long start = cmd->addr;
+	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
+	unsigned long addr, next;
+	int ret = 0;
+
+	for (addr = start; addr < end && !ret; addr = next) {
+		ret = dmirror_xfer_to_user(dm, x, addr, end, &next);
+		if (!ret && next == addr)
+			ret = -ENOENT;
+	}
+	if (!ret)
+		cmd->cpages = cmd->npages;
 	return ret;
 }
 
@@ -593,9 +822,12 @@ out:
  * @cmd: the MIGRATE_TO_DEV command; cpages = npages on success
  *
  * Every page resident in this device's memory is entered in the device page
- * table; then every page of the range must have an entry (resident, or
- * mirrored earlier), else -ENOENT and nothing is copied. The data goes to
- * the user buffer batch by batch (dmirror_mirror_copy_out()).
+ * table: a window whose every page has an entry already (the migration
+ * maps what it moved) needs no look at the CPU page tables, the others
+ * are walked with hmm_range_fault(), without faulting. Then every page of
+ * the range must have an entry (resident, or mirrored earlier), else
+ * -ENOENT and nothing is copied. The data goes to the user buffer batch by
+ * batch (dmirror_mirror_copy_out()).
  *
  * Context: process context in @dm->mm, no lock held.
  * Return: 0, -ENOENT or another negative errno.
@@ -611,22 +843,26 @@ int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	};
 	struct dmirror_xfer *x;
 	unsigned long addr;
+	bool complete;
 	int ret = 0;
 
-	x = dmirror_xfer_alloc();
+	x = dmirror_xfer_alloc(cmd);
 	if (!x)
 		return -ENOMEM;
 	range.hmm_pfns = x->pfns;
 	for (addr = start; addr < end && !ret; addr = range.end) {
 		range.start = addr;
 		range.end = min(end, addr + DMIRROR_WINDOW_PAGES * PAGE_SIZE);
-		ret = dmirror_fault_window(dm, &range, true, false);
+		mutex_lock(&dm->lock);
+		complete = dmirror_pt_complete(dm, range.start, range.end);
+		mutex_unlock(&dm->lock);
+		if (!complete)
+			ret = dmirror_fault_window(dm, &range, true, false);
 	}
-
-	kvfree(x);
-	if (ret)
-		return ret;
-	return dmirror_mirror_copy_out(dm, cmd);
+	if (!ret)
+		ret = dmirror_copy_out(dm, cmd, x);
+	dmirror_xfer_free(x);
+	return ret;
 }
 
 /**
@@ -644,33 +880,14 @@ int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
  */
 int dmirror_mirror_copy_out(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 {
-	unsigned long start = cmd->addr;
-	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
-	u8 __user *uptr = u64_to_user_ptr(cmd->ptr);
 	struct dmirror_xfer *x;
-	unsigned long addr;
-	int ret = 0;
+	int ret;
 
-	x = dmirror_xfer_alloc();
+	x = dmirror_xfer_alloc(cmd);
 	if (!x)
 		return -ENOMEM;
-	for (addr = start; addr < end && !ret; ) {
-		unsigned long bend = min(end, addr +
-					 DMIRROR_BATCH_PAGES * PAGE_SIZE);
-		unsigned long next = dmirror_read_mirrored(dm, x->buf, addr,
-							   bend);
-
-		if (next < bend)
-			ret = -ENOENT;
-		else if (copy_to_user(uptr + (addr - start), x->buf,
-				      bend - addr))
-			ret = -EFAULT;
-		else
-			addr = bend;
-	}
-	kvfree(x);
-	if (!ret)
-		cmd->cpages = cmd->npages;
+	ret = dmirror_copy_out(dm, cmd, x);
+	dmirror_xfer_free(x);
 	return ret;
 }
 
