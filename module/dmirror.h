@@ -15,6 +15,7 @@
 #include <linux/mm_types.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
+#include <linux/string.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
 
@@ -280,6 +281,21 @@ struct dmirror {
 static inline void *dmirror_pt_entry(struct page *page, unsigned int access)
 {
 	return xa_tag_pointer(page, access);
+}
+
+/*
+ * Copy one page of data. Device storage, kernel mappings of pages and
+ * the bounce buffer are page aligned, and then copy_page() is the kernel's
+ * own page copy (on x86 with REP_GOOD a "rep movsq", which QEMU TCG also
+ * runs twice as fast as memcpy()'s register loop); a user buffer that
+ * starts inside a page needs memcpy().
+ */
+static inline void dmirror_copy_data(void *dst, const void *src)
+{
+	if (PAGE_ALIGNED(dst) && PAGE_ALIGNED(src))
+		copy_page(dst, (void *)src);
+	else
+		memcpy(dst, src, PAGE_SIZE);
 }
 
 /* stats.c */

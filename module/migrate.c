@@ -108,7 +108,7 @@ void dmirror_copy_device_to_page(struct page *spage, struct page *dpage)
 {
 	void *dst = kmap_local_page(dpage);
 
-	memcpy(dst, dmirror_devmem_page_data(spage), PAGE_SIZE);
+	dmirror_copy_data(dst, dmirror_devmem_page_data(spage));
 	kunmap_local(dst);
 }
 
@@ -124,7 +124,7 @@ static void dmirror_copy_page_to_device(struct page *spage,
 		return;
 	}
 	src = kmap_local_page(spage);
-	memcpy(dst, src, PAGE_SIZE);
+	dmirror_copy_data(dst, src);
 	kunmap_local(src);
 }
 
@@ -183,28 +183,31 @@ static void dmirror_migrate_map(struct dmirror *dm, struct migrate_vma *args,
 				const u8 *access, unsigned long seq)
 {
 	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
-	unsigned long first = args->start >> PAGE_SHIFT;
-	unsigned long i, j;
+	XA_STATE(xas, &dm->pt, args->start >> PAGE_SHIFT);
+	struct page *dpage = NULL;
+	unsigned long i, left = 0;
+	unsigned int acc = 0;
 
 	mutex_lock(&dm->lock);
 	if (mmu_interval_read_retry(&dm->notifier, seq))
 		goto out;
+	/* One walk along the window; nodes are allocated GFP_NOWAIT. */
+	xas_lock(&xas);
 	for (i = 0; i < npages; i++) {
-		struct page *dpage = migrate_pfn_to_page(args->dst[i]);
-		unsigned long nr = dmirror_migrate_span(args->dst[i]);
-
-		if (!dpage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
-			continue;
-		for (j = 0; j < nr && i + j < npages; j++) {
-			void *old;
-
-			old = xa_store(&dm->pt, first + i + j,
-				       dmirror_pt_entry(dpage + j, access[i]),
-				       GFP_NOWAIT | __GFP_NOWARN);
-			if (xa_is_err(old))
-				goto out;
+		xas_next(&xas);
+		if (!left) {
+			dpage = migrate_pfn_to_page(args->dst[i]);
+			if (!dpage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
+				continue;
+			left = dmirror_migrate_span(args->dst[i]);
+			acc = access[i];
 		}
+		xas_store(&xas, dmirror_pt_entry(dpage++, acc));
+		left--;
+		if (xas_error(&xas))
+			break;
 	}
+	xas_unlock(&xas);
 out:
 	mutex_unlock(&dm->lock);
 }
@@ -424,8 +427,8 @@ static void dmirror_copy_to_sys(struct page **spages, struct page **dpages,
 
 	for (k = 0; k < n; k++) {
 		if (va)
-			memcpy(va + (k << PAGE_SHIFT),
-			       dmirror_devmem_page_data(spages[k]), PAGE_SIZE);
+			dmirror_copy_data(va + (k << PAGE_SHIFT),
+					  dmirror_devmem_page_data(spages[k]));
 		else
 			dmirror_copy_device_to_page(spages[k], dpages[k]);
 	}

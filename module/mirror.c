@@ -174,6 +174,32 @@ static bool dmirror_is_own_page(struct dmirror *dm, struct page *page)
 }
 
 /*
+ * Does the device map every page of [start, end)?
+ * Context: mirror lock held.
+ */
+static bool dmirror_pt_complete(struct dmirror *dm, unsigned long start,
+				unsigned long end)
+{
+	unsigned long first = start >> PAGE_SHIFT;
+	unsigned long n = (end - start) >> PAGE_SHIFT, seen = 0;
+	XA_STATE(xas, &dm->pt, first);
+	void *entry;
+
+	lockdep_assert_held(&dm->lock);
+	rcu_read_lock();
+	xas_for_each(&xas, entry, first + n - 1) {
+		/* Also skips reserved (zero) entries: a gap. */
+		if (xas_retry(&xas, entry))
+			continue;
+		if (xas.xa_index != first + seen)
+			break;
+		seen++;
+	}
+	rcu_read_unlock();
+	return seen == n;
+}
+
+/*
  * Enter what hmm_range_fault() found into the table; with @own_only, only
  * pages in this device's memory, after which every page of the window must
  * have an entry (-ENOENT otherwise).
@@ -186,16 +212,19 @@ static int dmirror_pt_update(struct dmirror *dm, struct hmm_range *range,
 {
 	unsigned long npages = (range->end - range->start) >> PAGE_SHIFT;
 	unsigned long first = range->start >> PAGE_SHIFT;
+	XA_STATE(xas, &dm->pt, first);
 	unsigned long i, done = 0;
-	int ret = 0;
+	int ret;
 
 	lockdep_assert_held(&dm->lock);
+	/* One walk along the window; nodes are allocated GFP_NOWAIT. */
+	xas_lock(&xas);
 	for (i = 0; i < npages; i++) {
 		unsigned long pfn = range->hmm_pfns[i];
 		struct page *page;
 		unsigned int access;
-		void *old;
 
+		xas_next(&xas);
 		if (!(pfn & HMM_PFN_VALID))
 			continue;
 		page = dmirror_hmm_pfn_page(pfn, range->start +
@@ -204,21 +233,22 @@ static int dmirror_pt_update(struct dmirror *dm, struct hmm_range *range,
 			continue;
 		access = (pfn & HMM_PFN_WRITE) ? DMIRROR_PT_WRITE :
 						 DMIRROR_PT_READ;
-		old = xa_store(&dm->pt, first + i,
-			       dmirror_pt_entry(page, access),
-			       GFP_NOWAIT | __GFP_NOWARN);
-		if (xa_is_err(old)) {
+		xas_store(&xas, dmirror_pt_entry(page, access));
+		if (xas_error(&xas)) {
 			*failed = first + i;
-			return xa_err(old);
+			break;
 		}
 		done++;
 	}
+	xas_unlock(&xas);
+	ret = xas_error(&xas);
+	if (ret)
+		return ret;
 	if (!own_only)
 		dmirror_stat_add(dm, DMIRROR_STAT_PAGES_FAULTED, done);
-	for (i = 0; own_only && i < npages && !ret; i++)
-		if (!xa_load(&dm->pt, first + i))
-			ret = -ENOENT;
-	return ret;
+	if (own_only && !dmirror_pt_complete(dm, range->start, range->end))
+		return -ENOENT;
+	return 0;
 }
 
 /*
@@ -366,11 +396,11 @@ static void dmirror_copy_from_page(struct page *page, void *dst)
 	void *src;
 
 	if (is_device_private_page(page)) {
-		memcpy(dst, dmirror_devmem_page_data(page), PAGE_SIZE);
+		dmirror_copy_data(dst, dmirror_devmem_page_data(page));
 		return;
 	}
 	src = kmap_local_page(page);
-	memcpy(dst, src, PAGE_SIZE);
+	dmirror_copy_data(dst, src);
 	kunmap_local(src);
 }
 
@@ -380,12 +410,12 @@ static void dmirror_copy_to_page(struct page *page, const void *src)
 	void *dst;
 
 	if (is_device_private_page(page)) {
-		memcpy(dmirror_devmem_page_data(page), src, PAGE_SIZE);
+		dmirror_copy_data(dmirror_devmem_page_data(page), src);
 		return;
 	}
 	dst = kmap_local_page(page);
 
-	memcpy(dst, src, PAGE_SIZE);
+	dmirror_copy_data(dst, src);
 	kunmap_local(dst);
 	/* Anonymous and shmem folios need no lock to be marked dirty. */
 	if (folio_test_swapbacked(folio))
@@ -526,16 +556,16 @@ static void dmirror_user_page(struct page *page, u8 *u, bool to_user)
 	if (is_device_private_page(page)) {
 		data = dmirror_devmem_page_data(page);
 		if (to_user)
-			memcpy(u, data, PAGE_SIZE);
+			dmirror_copy_data(u, data);
 		else
-			memcpy(data, u, PAGE_SIZE);
+			dmirror_copy_data(data, u);
 		return;
 	}
 	data = kmap_local_page(page);
 	if (to_user)
-		memcpy(u, data, PAGE_SIZE);
+		dmirror_copy_data(u, data);
 	else
-		memcpy(data, u, PAGE_SIZE);
+		dmirror_copy_data(data, u);
 	kunmap_local(data);
 	folio = page_folio(page);
 	/* Anonymous and shmem folios need no lock to be marked dirty. */
@@ -769,32 +799,6 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 out:
 	dmirror_xfer_free(x);
 	return ret;
-}
-
-/*
- * Does the device map every page of [start, end)?
- * Context: mirror lock held.
- */
-static bool dmirror_pt_complete(struct dmirror *dm, unsigned long start,
-				unsigned long end)
-{
-	unsigned long first = start >> PAGE_SHIFT;
-	unsigned long n = (end - start) >> PAGE_SHIFT, seen = 0;
-	XA_STATE(xas, &dm->pt, first);
-	void *entry;
-
-	lockdep_assert_held(&dm->lock);
-	rcu_read_lock();
-	xas_for_each(&xas, entry, first + n - 1) {
-		/* Also skips reserved (zero) entries: a gap. */
-		if (xas_retry(&xas, entry))
-			continue;
-		if (xas.xa_index != first + seen)
-			break;
-		seen++;
-	}
-	rcu_read_unlock();
-	return seen == n;
 }
 
 /* Every page of @cmd's range that the device maps, to the user buffer. */
