@@ -119,6 +119,12 @@ static inline void dmirror_zone_device_large_init(struct page *page)
 			       HPAGE_PMD_ORDER);
 }
 
+/* Whether large device folio @folio has exactly one mapping. */
+static inline bool dmirror_large_mapped_once(struct folio *folio)
+{
+	return folio_mapcount(folio) == 1;
+}
+
 /*
  * A locked system THP for @addr of @vma (@vma NULL: any node), or NULL.
  */
@@ -149,6 +155,12 @@ static inline bool dmirror_compat_large_supported(unsigned long nr)
 static inline void dmirror_zone_device_large_init(struct page *page)
 {
 	WARN_ON_ONCE(1);
+}
+
+/* No large device folios here (and folio_mapcount() is not exported). */
+static inline bool dmirror_large_mapped_once(struct folio *folio)
+{
+	return false;
 }
 
 static inline struct page *dmirror_alloc_sys_large(struct vm_area_struct *vma,

@@ -29,15 +29,20 @@
  *
  * Large pages (where dmirror_devmem_large_enabled()): a private device
  * asks the core for compound units. To the device, a PMD-mapped THP or an
- * empty 2 MiB unit gets one large device folio; if there is none (or the
- * file's FAIL_ALLOC fires) it gets 512 base device pages, or nothing, and
- * the core splits the source. Back to system memory, a large device folio
- * gets a system THP (FAIL_ALLOC forces the fallback once for
- * MIGRATE_TO_SYS), else base pages and the core splits the device folio;
- * a base page that cannot be allocated stays on the device. Counts are
+ * empty 2 MiB unit gets one large device folio; back to system memory, a
+ * large device folio gets a system THP. When there is none (or the file's
+ * FAIL_ALLOC fires), an empty unit gets 512 base pages, and a unit with a
+ * folio is left alone and its window is set up again without compound
+ * units: the core then splits the folio while it is still mapped and the
+ * window moves base pages. A large source is never given base
+ * destinations: the core's split of an already unmapped folio re-finds
+ * its PMD by address and is not safe against page-table changes in
+ * between (7.3, stress test with failing large allocations: a PMD
+ * migration entry left to a split folio, BUG in remove_migration_pte()
+ * or page_ref_unfreeze()).
+ * A base page that cannot be allocated stays where it is. Counts are
  * always in 4 KiB pages. A compound unit is one pfn-array entry, at the
- * index of its first page; the entries after it stay empty unless the
- * core splits it.
+ * index of its first page; the entries after it stay empty.
  *
  * Our own migrations raise MMU_NOTIFY_MIGRATE with the device as owner,
  * which this device's mirrors skip (mirror.c), so the device page tables of
@@ -239,22 +244,27 @@ static void dmirror_copy_unit_to_device(struct page *spage,
 		dmirror_copy_page_to_device(spage ? spage + j : NULL, dpage + j);
 }
 
+/* What allocating destinations for a window left undone (flags). */
+#define DMIRROR_ALLOC_SHORT	BIT(0)	/* a base page could not be had */
+#define DMIRROR_ALLOC_SPLIT	BIT(1)	/* a large source needs a split */
+
 /*
  * Allocate device memory for the selected sources of one window and copy.
- * A compound source gets a large device folio, or 512 base pages, or
- * nothing; sources for which no device page could be had stay where they
- * are. Return: true if the device ran out of memory.
+ * A compound source gets a large device folio; an empty unit without one
+ * gets 512 base pages; a THP without one stays (DMIRROR_ALLOC_SPLIT).
+ * Sources for which no device page could be had stay where they are.
+ * Return: DMIRROR_ALLOC_* flags.
  */
-static bool dmirror_migrate_alloc_and_copy(struct dmirror *dm,
-					   struct migrate_vma *args,
-					   struct dmirror_migrate_buf *b)
+static unsigned int dmirror_migrate_alloc_and_copy(struct dmirror *dm,
+						   struct migrate_vma *args,
+						   struct dmirror_migrate_buf *b)
 {
 	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
 	bool writable = args->vma->vm_flags & VM_WRITE;
-	unsigned int want = 0, got, used = 0;
+	unsigned int want = 0, got, used = 0, status = 0;
 	unsigned long i, j, nr;
 
-	/* Large units first; what they cannot get is wanted as base pages. */
+	/* Large units first; empty ones without are wanted as base pages. */
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(args->src[i]);
 		struct page *dpage = NULL;
@@ -271,6 +281,10 @@ static bool dmirror_migrate_alloc_and_copy(struct dmirror *dm,
 		}
 		if (!dmirror_migrate_fail_alloc(dm))
 			dpage = dmirror_devmem_alloc_large(dm->mdev);
+		if (!dpage && spage) {
+			status |= DMIRROR_ALLOC_SPLIT;
+			continue;
+		}
 		if (!dpage) {
 			want += DMIRROR_BLOCK_PAGES;
 			continue;
@@ -288,9 +302,12 @@ static bool dmirror_migrate_alloc_and_copy(struct dmirror *dm,
 		nr = 1;
 		if (!(args->src[i] & MIGRATE_PFN_MIGRATE) || args->dst[i])
 			continue;
-		if (args->src[i] & DMIRROR_PFN_COMPOUND)
+		if (args->src[i] & DMIRROR_PFN_COMPOUND) {
 			nr = DMIRROR_BLOCK_PAGES;
-		/* A compound unit split into base pages needs all of them. */
+			if (spage)
+				continue;
+		}
+		/* An empty unit filled with base pages needs all of them. */
 		if (got - used < nr)
 			continue;
 		for (j = 0; j < nr; j++) {
@@ -302,12 +319,14 @@ static bool dmirror_migrate_alloc_and_copy(struct dmirror *dm,
 			b->access[i + j] = b->access[i];
 		}
 	}
-	/* Base pages a compound unit could not use go back. */
+	/* Base pages an empty unit could not use go back. */
 	while (used < got) {
 		unlock_page(b->pages[used]);
 		put_page(b->pages[used++]);
 	}
-	return got < want;
+	if (got < want)
+		status |= DMIRROR_ALLOC_SHORT;
+	return status;
 }
 
 static unsigned long dmirror_migrate_count(struct migrate_vma *args)
@@ -354,8 +373,8 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	struct dmirror_migrate_buf *b;
 	bool coherent = dm->mdev->mtype == HMM_DMIRROR_MEMORY_DEVICE_COHERENT;
 	struct migrate_vma args = { 0 };
-	unsigned long addr, seq, moved = 0;
-	bool full = false;
+	unsigned long addr, next, seq, moved = 0;
+	unsigned int status = 0, st = 0;
 	int ret = 0;
 
 	b = kvmalloc_obj(*b, GFP_KERNEL);
@@ -368,7 +387,7 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	if (coherent)
 		dmirror_coherent_migrate_begin();
 	mmap_read_lock(dm->mm);
-	for (addr = start; addr < end; addr = args.end) {
+	for (addr = start; addr < end; addr = next) {
 		args.vma = dmirror_migrate_vma(dm->mm, addr);
 		if (IS_ERR(args.vma)) {
 			ret = PTR_ERR(args.vma);
@@ -376,24 +395,37 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		}
 		args.start = addr;
 		args.end = dmirror_migrate_window_end(addr, end, args.vma);
-		/* No large device page where user space asked for none. */
+		/*
+		 * No large device page where user space asked for none, nor
+		 * when the window is set up again for a split.
+		 */
 		args.flags = MIGRATE_VMA_SELECT_SYSTEM;
-		if (!(args.vma->vm_flags & VM_NOHUGEPAGE))
+		if (!(args.vma->vm_flags & VM_NOHUGEPAGE) &&
+		    !(st & DMIRROR_ALLOC_SPLIT))
 			args.flags |= dmirror_migrate_compound(dm->mdev);
 		seq = mmu_interval_read_begin(&dm->notifier);
 		ret = migrate_vma_setup(&args);
 		if (ret)
 			break;
+		next = args.end;
 		if (!args.cpages) {
 			migrate_vma_finalize(&args);
+			st = 0;
 			continue;
 		}
 		dmirror_migrate_forget(dm->mdev, dm->mm, &args);
-		full |= dmirror_migrate_alloc_and_copy(dm, &args, b);
+		st = dmirror_migrate_alloc_and_copy(dm, &args, b);
 		migrate_vma_pages(&args);
 		dmirror_migrate_map(dm, &args, b->access, seq);
 		moved += dmirror_migrate_count(&args);
 		migrate_vma_finalize(&args);
+		status |= st;
+		/* Once more, with base pages, for what needs a split. */
+		if ((st & DMIRROR_ALLOC_SPLIT) &&
+		    (args.flags & DMIRROR_SELECT_COMPOUND))
+			next = addr;
+		else
+			st = 0;
 	}
 	mmap_read_unlock(dm->mm);
 	if (coherent)
@@ -406,7 +438,7 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		return ret;
 
 	ret = dmirror_mirror_readback(dm, cmd);
-	if (ret == -ENOENT && full) {
+	if (ret == -ENOENT && (status & DMIRROR_ALLOC_SHORT)) {
 		dev_dbg(&dm->mdev->dev, "device memory exhausted\n");
 		return -ENOMEM;
 	}
@@ -441,22 +473,25 @@ static void dmirror_copy_to_sys(struct page **spages, struct page **dpages,
 /*
  * Allocate system memory for the selected device pages of one window and
  * copy. @dm (NULL for eviction) is the file whose FAIL_ALLOC applies; @b
- * holds the page lists of a window (NULL: a window of one page).
- * Return: false if a base page could not be allocated.
+ * holds the page lists of a window (NULL: a window of one page). A large
+ * device folio without a system THP gets base pages if @base_ok, else it
+ * stays (DMIRROR_ALLOC_SPLIT).
+ * Return: DMIRROR_ALLOC_* flags.
  */
-static bool dmirror_migrate_alloc_sys(struct dmirror *dm,
-				      struct migrate_vma *args,
-				      struct dmirror_migrate_buf *b)
+static unsigned int dmirror_migrate_alloc_sys(struct dmirror *dm,
+					      struct migrate_vma *args,
+					      struct dmirror_migrate_buf *b,
+					      bool base_ok)
 {
 	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
 	struct page *one_src, *one_dst;
 	struct page **sp = b ? b->spages : &one_src;
 	struct page **dp = b ? b->pages : &one_dst;
 	unsigned long i, j, nr, k = 0;
-	bool ok = true;
+	unsigned int status = 0;
 
 	if (!b && npages > 1)
-		return false;
+		return DMIRROR_ALLOC_SHORT;
 	for (i = 0; i < npages; i++)
 		args->dst[i] = 0;
 	for (i = 0; i < npages; i += nr) {
@@ -481,13 +516,16 @@ static bool dmirror_migrate_alloc_sys(struct dmirror *dm,
 					       DMIRROR_PFN_COMPOUND;
 				continue;
 			}
+			if (!base_ok) {
+				status |= DMIRROR_ALLOC_SPLIT;
+				continue;
+			}
 		}
-		/* Base pages; the core splits a large device folio. */
 		for (j = 0; j < nr; j++) {
 			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma,
 					       addr + (j << PAGE_SHIFT));
 			if (!dpage) {
-				ok = false;
+				status |= DMIRROR_ALLOC_SHORT;
 				continue;
 			}
 			lock_page(dpage);
@@ -497,7 +535,7 @@ static bool dmirror_migrate_alloc_sys(struct dmirror *dm,
 		}
 	}
 	dmirror_copy_to_sys(sp, dp, k);
-	return ok;
+	return status;
 }
 
 /*
@@ -518,17 +556,23 @@ static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 		.src		= b->src,
 		.dst		= b->dst,
 		.pgmap_owner	= mdev,
-		.flags		= dmirror_migrate_select(mdev),
 	};
-	unsigned long addr;
+	unsigned long addr, next;
+	unsigned int st = 0;
 	int ret;
 
-	for (addr = start; addr < end; addr = args.end) {
+	for (addr = start; addr < end; addr = next) {
 		args.vma = dmirror_migrate_vma(mm, addr);
 		if (IS_ERR(args.vma))
 			return PTR_ERR(args.vma);
 		args.start = addr;
 		args.end = dmirror_migrate_window_end(addr, end, args.vma);
+		next = args.end;
+		args.flags = dmirror_migrate_select(mdev);
+		/* Set up again for a split: no compound units. */
+		if (st & DMIRROR_ALLOC_SPLIT)
+			args.flags &= ~DMIRROR_SELECT_COMPOUND;
+		st = 0;
 		ret = migrate_vma_setup(&args);
 		if (ret) {
 			if (strict)
@@ -537,10 +581,15 @@ static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 		}
 		if (args.cpages)
 			dmirror_migrate_forget(mdev, mm, &args);
-		dmirror_migrate_alloc_sys(dm, &args, b);
+		st = dmirror_migrate_alloc_sys(dm, &args, b, false);
 		migrate_vma_pages(&args);
 		*moved += dmirror_migrate_count(&args);
 		migrate_vma_finalize(&args);
+		if ((st & DMIRROR_ALLOC_SPLIT) &&
+		    (args.flags & DMIRROR_SELECT_COMPOUND))
+			next = addr;
+		else
+			st = 0;
 	}
 	return 0;
 }
@@ -653,62 +702,80 @@ void dmirror_migrate_evict_mm(struct dmirror *dm)
 	dev_dbg(&mdev->dev, "close evicted %lu pages\n", moved);
 }
 
-/**
- * dmirror_migrate_to_ram() - the CPU touched a device page
- * @vmf: the fault; vmf->page is the locked, referenced device page
- *
- * Migrates that one page back to system memory, or the whole large device
- * folio when the fault is on a device-private PMD (the core then leaves
- * vmf->pte NULL); after a PMD split, a PTE-level fault moves one page and
- * the core splits the folio. A page that cannot be migrated right now
- * (busy, racing) is left for the CPU to fault on again. FAIL_ALLOC is not
- * consulted: a device page records its device, not a file.
- *
- * Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
+/*
+ * One migration of a CPU fault: the @nr pages (1, or a whole large folio
+ * as a compound unit, with @b) around vmf->address; @base_ok: see
+ * dmirror_migrate_to_ram(). Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
  */
-vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf)
+static vm_fault_t dmirror_migrate_fault_window(struct vm_fault *vmf,
+					       struct dmirror_device *mdev,
+					       unsigned long nr,
+					       struct dmirror_migrate_buf *b,
+					       bool base_ok)
 {
-	struct dmirror_device *mdev = dmirror_page_owner(vmf->page);
-	unsigned long one_src = 0, one_dst = 0, nr = 1;
+	unsigned long one_src = 0, one_dst = 0, moved;
 	struct migrate_vma args = {
 		.vma		= vmf->vma,
-		.start		= vmf->address & PAGE_MASK,
-		.src		= &one_src,
-		.dst		= &one_dst,
+		.start		= ALIGN_DOWN(vmf->address, nr << PAGE_SHIFT),
+		.src		= b ? b->src : &one_src,
+		.dst		= b ? b->dst : &one_dst,
 		.pgmap_owner	= mdev,
 		.flags		= MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
 		.fault_page	= vmf->page,
 	};
-	struct dmirror_migrate_buf *b = NULL;
-	vm_fault_t ret = 0;
-	unsigned long moved;
+	unsigned int st;
 
-	if (!vmf->pte && folio_test_large(page_folio(vmf->page))) {
-		b = kvmalloc_obj(*b, GFP_KERNEL);
-		if (!b)
-			return VM_FAULT_OOM;
-		nr = folio_nr_pages(page_folio(vmf->page));
-		args.start = ALIGN_DOWN(vmf->address, nr << PAGE_SHIFT);
-		args.src = b->src;
-		args.dst = b->dst;
+	if (nr > 1)
 		args.flags |= dmirror_migrate_compound(mdev);
-	}
 	args.end = args.start + (nr << PAGE_SHIFT);
-
-	if (migrate_vma_setup(&args)) {
-		kvfree(b);
+	if (migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
-	}
 	if (args.cpages)
 		dmirror_migrate_forget(mdev, vmf->vma->vm_mm, &args);
-	if (!dmirror_migrate_alloc_sys(NULL, &args, b))
-		ret = VM_FAULT_OOM;
+	st = dmirror_migrate_alloc_sys(NULL, &args, b, base_ok);
 	migrate_vma_pages(&args);
 	moved = dmirror_migrate_count(&args);
 	atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_CPU_FAULTS]);
 	trace_dmirror_migrate(mdev->id, DMIRROR_TRACE_CPU_FAULT, args.start,
 			      args.end, moved);
 	migrate_vma_finalize(&args);
+	return st ? VM_FAULT_OOM : 0;
+}
+
+/**
+ * dmirror_migrate_to_ram() - the CPU touched a device page
+ * @vmf: the fault; vmf->page is the locked, referenced device page
+ *
+ * Migrates that one page back to system memory, or the whole large device
+ * folio when the fault is on a device-private PMD (the core then leaves
+ * vmf->pte NULL): into a system THP, or else into base pages, which makes
+ * the core split the folio after unmapping it. That split only knows this
+ * PMD, so it is used only when this PMD is the folio's one mapping (the
+ * fault holds the folio lock and mmap_lock: no fork of this mm can add
+ * one); a large folio also mapped elsewhere (after fork) without a system
+ * THP is VM_FAULT_OOM, and the fault is retried. Splitting it while mapped
+ * (as the ioctls do, see DOC: migration) cannot work here: the fault's own
+ * reference makes the core's split fail. A page that cannot be migrated
+ * right now (busy, racing) is left for the CPU to fault on again.
+ * FAIL_ALLOC is not consulted: a device page records its device, not a
+ * file.
+ *
+ * Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
+ */
+vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf)
+{
+	struct dmirror_device *mdev = dmirror_page_owner(vmf->page);
+	struct folio *folio = page_folio(vmf->page);
+	struct dmirror_migrate_buf *b;
+	vm_fault_t ret;
+
+	if (vmf->pte || !folio_test_large(folio))
+		return dmirror_migrate_fault_window(vmf, mdev, 1, NULL, true);
+	b = kvmalloc_obj(*b, GFP_KERNEL);
+	if (!b)
+		return VM_FAULT_OOM;
+	ret = dmirror_migrate_fault_window(vmf, mdev, folio_nr_pages(folio), b,
+					   dmirror_large_mapped_once(folio));
 	kvfree(b);
 	return ret;
 }

@@ -3,7 +3,9 @@
  * dmirror_stress: several processes, each with several threads, hammer
  * one kind of hmm_dmirror device for a bounded time with random device
  * ioctls, CPU reads and writes, munmap/mmap, mprotect, MADV_DONTNEED,
- * fork and close/reopen of the device, and check every byte against a
+ * fork, close/reopen of the device and one-shot large-allocation
+ * failures (HMM_DMIRROR_FLAG_FAIL_ALLOC, so that migrations fall back to
+ * base pages while the rest goes on), and check every byte against a
  * model and every ioctl result against the errno contract of
  * uapi/hmm_dmirror.h.
  *
@@ -105,7 +107,7 @@ enum {
 	OP_NR_IOCTL,
 	OP_CPU_PROBE = OP_NR_IOCTL, OP_CPU_WRITE, OP_CPU_VERIFY, OP_DEV_WRITE,
 	OP_DONTNEED, OP_REMAP, OP_HOLE, OP_MPROTECT, OP_FORK, OP_REOPEN,
-	OP_EXCL_REVOKE, OP_SHARED, OP_SWEEP,
+	OP_EXCL_REVOKE, OP_SHARED, OP_SWEEP, OP_FAIL_ALLOC,
 	OP_NR
 };
 
@@ -165,6 +167,7 @@ static const struct opdesc opd[OP_NR] = {
 	[OP_EXCL_REVOKE] = { "exclusive_revoke", 0, 0, 0, 3 },
 	[OP_SHARED] = { "shared", 0, 0, 0, 4 },
 	[OP_SWEEP] = { "sweep", 0, 0, 0, 1 },
+	[OP_FAIL_ALLOC] = { "fail_alloc", 0, 0, 0, 2 },
 };
 
 /* What one worker process reports to the main process. */
@@ -1281,6 +1284,23 @@ static void op_reopen(struct thr *t)
 	}
 }
 
+/*
+ * Make the next PMD-sized allocation of a descriptor fail: its next large
+ * migration, in either direction, goes to base pages instead.
+ */
+static void op_fail_alloc(struct thr *t)
+{
+	struct hmm_dmirror_cmd cmd = {
+		.npages = HMM_DMIRROR_FLAG_FAIL_ALLOC,
+	};
+	int ret;
+
+	count_op(OP_FAIL_ALLOC);
+	ret = dmirror_cmd(pick_fd(t), HMM_DMIRROR_FLAGS, &cmd);
+	if (ret)
+		fail("FLAGS FAIL_ALLOC: %s", strerror(-ret));
+}
+
 /* Our slice of the MAP_SHARED region. */
 static void op_shared(struct thr *t)
 {
@@ -1587,6 +1607,9 @@ static void *thread_main(void *arg)
 			break;
 		case OP_SWEEP:
 			op_sweep(t);
+			break;
+		case OP_FAIL_ALLOC:
+			op_fail_alloc(t);
 			break;
 		}
 	}

@@ -11,6 +11,7 @@
  * they SKIP when it reads N. The others run on every kernel: there a THP
  * source migrates as 512 base pages.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -543,6 +544,104 @@ TEST_F(thp, fork_cow)
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x19));
+	munmap(p, HPAGE);
+}
+
+/*
+ * A child that shares @p's THP (fork) and checks its copy against @seed
+ * when the parent writes to @ctl[1]: exit status 0 when it holds.
+ */
+static pid_t fork_sharer(char *p, unsigned int seed, int ctl[2])
+{
+	char c;
+	pid_t pid;
+
+	if (pipe(ctl))
+		return -1;
+	pid = fork();
+	if (pid)
+		return pid;
+	close(ctl[1]);
+	if (read(ctl[0], &c, 1) != 1)
+		_exit(3);
+	_exit(pat_find(p, 0, HPAGE_PAGES, seed) == -1 ? 0 : 4);
+}
+
+/* Let the child of fork_sharer() check its copy; its exit status. */
+static int join_sharer(pid_t pid, int ctl[2])
+{
+	int status;
+
+	close(ctl[0]);
+	if (write(ctl[1], "x", 1) != 1)
+		kill(pid, SIGKILL);
+	close(ctl[1]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * Large: a device THP also mapped by a child (fork) comes back without a
+ * system THP: it is split while mapped in both, both get base pages (the
+ * core's split of an unmapped folio would leave the child's PMD pointing
+ * at a split folio: BUG on 7.3), and both keep their data.
+ */
+TEST_F(thp, fail_alloc_to_sys_shared)
+{
+	struct hmm_dmirror_cmd cmd;
+	int ctl[2];
+	pid_t pid;
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	if (!populate_thp(self->fd, p, 0x1b))
+		SKIP(return, "no THP could be allocated");
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	ASSERT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	pid = fork_sharer(p, 0x1b, ctl);
+	ASSERT_GE(pid, 0);
+	ASSERT_EQ(0, fail_alloc(self->fd, p));
+	ASSERT_EQ(0, to_sys(self->fd, p, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES,
+				 HMM_DMIRROR_PROT_READ));
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x1b));
+	EXPECT_EQ(0, join_sharer(pid, ctl));
+	munmap(p, HPAGE);
+}
+
+/*
+ * Large: the same towards the device: a THP shared with a child, no large
+ * device folio; both sides' pages go to base device pages.
+ */
+TEST_F(thp, fail_alloc_to_dev_shared)
+{
+	struct hmm_dmirror_cmd cmd;
+	int ctl[2];
+	pid_t pid;
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	if (!populate_thp(self->fd, p, 0x1c))
+		SKIP(return, "no THP could be allocated");
+	pid = fork_sharer(p, 0x1c, ctl);
+	ASSERT_GE(pid, 0);
+	ASSERT_EQ(0, fail_alloc(self->fd, p));
+	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(self->out, 0, HPAGE_PAGES, 0x1c));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES,
+				 HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL |
+				 HMM_DMIRROR_PROT_READ));
+	EXPECT_EQ(0, join_sharer(pid, ctl));
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x1c));
 	munmap(p, HPAGE);
 }
 
