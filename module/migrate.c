@@ -35,11 +35,11 @@
  * folio is left alone and its window is set up again without compound
  * units: the core then splits the folio while it is still mapped and the
  * window moves base pages. A large source is never given base
- * destinations: the core's split of an already unmapped folio re-finds
- * its PMD by address and is not safe against page-table changes in
- * between (7.3, stress test with failing large allocations: a PMD
- * migration entry left to a split folio, BUG in remove_migration_pte()
- * or page_ref_unfreeze()).
+ * destinations here: the core would split the folio after unmapping it,
+ * converting only the migrating VMA's PMD, and a folio also mapped after
+ * fork would keep the other PMD migration entries pointing at a split
+ * folio (7.3: BUG in remove_migration_pte() or page_ref_unfreeze()). CPU
+ * faults: see dmirror_migrate_to_ram().
  * A base page that cannot be allocated stays where it is. Counts are
  * always in 4 KiB pages. A compound unit is one pfn-array entry, at the
  * index of its first page; the entries after it stay empty.
