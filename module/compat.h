@@ -194,6 +194,23 @@ static inline struct page *dmirror_hmm_pfn_page(unsigned long hmm_pfn,
 }
 
 /*
+ * Fill the first @nr slots of @pages (NULL on entry) with base pages from
+ * the local node in one call; return how many were allocated (from the
+ * start). The bulk allocator is alloc_pages_bulk() since 6.14,
+ * alloc_pages_bulk_array() before.
+ */
+static inline unsigned long dmirror_alloc_pages_bulk(gfp_t gfp,
+						     unsigned long nr,
+						     struct page **pages)
+{
+#ifdef alloc_pages_bulk
+	return alloc_pages_bulk(gfp, nr, pages);
+#else
+	return alloc_pages_bulk_array(gfp, nr, pages);
+#endif
+}
+
+/*
  * Erase the entries [@first, @last] of @xa at once, without allocating:
  * a range store of NULL where the kernel has multi-index entries
  * (CONFIG_XARRAY_MULTI, which THP selects), else one by one.

@@ -224,6 +224,7 @@ out:
  * @pages:  device pages allocated for the window (to the device), or the
  *          system pages to copy to (back)
  * @spages: the device pages to copy from (back)
+ * @bulk:   base system pages allocated at once (back)
  * @access: device page-table access for each migrated page
  */
 struct dmirror_migrate_buf {
@@ -231,6 +232,7 @@ struct dmirror_migrate_buf {
 	unsigned long dst[DMIRROR_WINDOW_PAGES];
 	struct page *pages[DMIRROR_WINDOW_PAGES];
 	struct page *spages[DMIRROR_WINDOW_PAGES];
+	struct page *bulk[DMIRROR_WINDOW_PAGES];
 	u8 access[DMIRROR_WINDOW_PAGES];
 };
 
@@ -471,6 +473,28 @@ static void dmirror_copy_to_sys(struct page **spages, struct page **dpages,
 }
 
 /*
+ * Base system pages for the selected base-page sources of a window, in one
+ * call of the bulk allocator, into @b->bulk: only where the node does not
+ * matter (one online node); elsewhere alloc_page_vma() places each page by
+ * the VMA's policy. Return: how many, from the start of @b->bulk.
+ */
+static unsigned long dmirror_migrate_bulk_sys(struct migrate_vma *args,
+					      struct dmirror_migrate_buf *b)
+{
+	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
+	unsigned long i, n = 0;
+
+	if (num_online_nodes() > 1)
+		return 0;
+	for (i = 0; i < npages; i++)
+		if (migrate_pfn_to_page(args->src[i]) &&
+		    (args->src[i] & MIGRATE_PFN_MIGRATE) &&
+		    !(args->src[i] & DMIRROR_PFN_COMPOUND))
+			b->bulk[n++] = NULL;
+	return n ? dmirror_alloc_pages_bulk(GFP_HIGHUSER_MOVABLE, n, b->bulk) : 0;
+}
+
+/*
  * Allocate system memory for the selected device pages of one window and
  * copy. @dm (NULL for eviction) is the file whose FAIL_ALLOC applies; @b
  * holds the page lists of a window (NULL: a window of one page). A large
@@ -487,13 +511,15 @@ static unsigned int dmirror_migrate_alloc_sys(struct dmirror *dm,
 	struct page *one_src, *one_dst;
 	struct page **sp = b ? b->spages : &one_src;
 	struct page **dp = b ? b->pages : &one_dst;
-	unsigned long i, j, nr, k = 0;
+	unsigned long i, j, nr, k = 0, nbulk = 0, used = 0;
 	unsigned int status = 0;
 
 	if (!b && npages > 1)
 		return DMIRROR_ALLOC_SHORT;
 	for (i = 0; i < npages; i++)
 		args->dst[i] = 0;
+	if (b)
+		nbulk = dmirror_migrate_bulk_sys(args, b);
 	for (i = 0; i < npages; i += nr) {
 		struct page *spage = migrate_pfn_to_page(args->src[i]);
 		unsigned long addr = args->start + (i << PAGE_SHIFT);
@@ -522,8 +548,12 @@ static unsigned int dmirror_migrate_alloc_sys(struct dmirror *dm,
 			}
 		}
 		for (j = 0; j < nr; j++) {
-			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma,
-					       addr + (j << PAGE_SHIFT));
+			if (nr == 1 && used < nbulk)
+				dpage = b->bulk[used++];
+			else
+				dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE,
+						       args->vma,
+						       addr + (j << PAGE_SHIFT));
 			if (!dpage) {
 				status |= DMIRROR_ALLOC_SHORT;
 				continue;
@@ -534,6 +564,8 @@ static unsigned int dmirror_migrate_alloc_sys(struct dmirror *dm,
 			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage));
 		}
 	}
+	while (used < nbulk)
+		__free_page(b->bulk[used++]);
 	dmirror_copy_to_sys(sp, dp, k);
 	return status;
 }
