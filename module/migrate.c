@@ -251,6 +251,16 @@ static void dmirror_copy_unit_to_device(struct page *spage,
 #define DMIRROR_ALLOC_SPLIT	BIT(1)	/* a large source needs a split */
 
 /*
+ * Whether a window is to be set up again without compound units: a large
+ * source stayed for want of a large destination (@st, DMIRROR_ALLOC_*
+ * flags) in a window that selected compound units (@flags).
+ */
+static bool dmirror_migrate_again(unsigned int st, unsigned long flags)
+{
+	return (st & DMIRROR_ALLOC_SPLIT) && (flags & DMIRROR_SELECT_COMPOUND);
+}
+
+/*
  * Allocate device memory for the selected sources of one window and copy.
  * A compound source gets a large device folio; an empty unit without one
  * gets 512 base pages; a THP without one stays (DMIRROR_ALLOC_SPLIT).
@@ -376,7 +386,8 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	bool coherent = dm->mdev->mtype == HMM_DMIRROR_MEMORY_DEVICE_COHERENT;
 	struct migrate_vma args = { 0 };
 	unsigned long addr, next, seq, moved = 0;
-	unsigned int status = 0, st = 0;
+	unsigned int status = 0, st;
+	bool again = false;
 	int ret = 0;
 
 	b = kvmalloc_obj(*b, GFP_KERNEL);
@@ -402,9 +413,9 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		 * when the window is set up again for a split.
 		 */
 		args.flags = MIGRATE_VMA_SELECT_SYSTEM;
-		if (!(args.vma->vm_flags & VM_NOHUGEPAGE) &&
-		    !(st & DMIRROR_ALLOC_SPLIT))
+		if (!(args.vma->vm_flags & VM_NOHUGEPAGE) && !again)
 			args.flags |= dmirror_migrate_compound(dm->mdev);
+		again = false;
 		seq = mmu_interval_read_begin(&dm->notifier);
 		ret = migrate_vma_setup(&args);
 		if (ret)
@@ -412,7 +423,6 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		next = args.end;
 		if (!args.cpages) {
 			migrate_vma_finalize(&args);
-			st = 0;
 			continue;
 		}
 		dmirror_migrate_forget(dm->mdev, dm->mm, &args);
@@ -423,11 +433,9 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		migrate_vma_finalize(&args);
 		status |= st;
 		/* Once more, with base pages, for what needs a split. */
-		if ((st & DMIRROR_ALLOC_SPLIT) &&
-		    (args.flags & DMIRROR_SELECT_COMPOUND))
+		again = dmirror_migrate_again(st, args.flags);
+		if (again)
 			next = addr;
-		else
-			st = 0;
 	}
 	mmap_read_unlock(dm->mm);
 	if (coherent)
@@ -590,7 +598,8 @@ static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 		.pgmap_owner	= mdev,
 	};
 	unsigned long addr, next;
-	unsigned int st = 0;
+	bool again = false;
+	unsigned int st;
 	int ret;
 
 	for (addr = start; addr < end; addr = next) {
@@ -602,9 +611,9 @@ static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 		next = args.end;
 		args.flags = dmirror_migrate_select(mdev);
 		/* Set up again for a split: no compound units. */
-		if (st & DMIRROR_ALLOC_SPLIT)
+		if (again)
 			args.flags &= ~DMIRROR_SELECT_COMPOUND;
-		st = 0;
+		again = false;
 		ret = migrate_vma_setup(&args);
 		if (ret) {
 			if (strict)
@@ -617,11 +626,9 @@ static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 		migrate_vma_pages(&args);
 		*moved += dmirror_migrate_count(&args);
 		migrate_vma_finalize(&args);
-		if ((st & DMIRROR_ALLOC_SPLIT) &&
-		    (args.flags & DMIRROR_SELECT_COMPOUND))
+		again = dmirror_migrate_again(st, args.flags);
+		if (again)
 			next = addr;
-		else
-			st = 0;
 	}
 	return 0;
 }

@@ -146,6 +146,19 @@ def fmt(v, spec="%.3f", none="-"):
     return spec % v if v is not None else none
 
 
+def target_value(t, plain):
+    """Target @t's value: KiB, or a ratio (plain: a bare number; else "x"
+    for a ratio to the kernel's device, "%" for a fraction of memcpy)."""
+    v = t["value"]
+    if v is None:
+        return "-"
+    if t.get("lower_is_better"):
+        return "%d KiB" % v
+    if plain:
+        return "%.2f" % v
+    return "%.2fx" % v if t["want"] > 1 else "%.0f%%" % (v * 100)
+
+
 def bw_table(k):
     """Rows of the bandwidth table (dicts) for kernel @k."""
     out = []
@@ -319,14 +332,8 @@ def render(k, table, tgts):
     w("")
     w("Targets (issue 7; set for 7.3, reported, never enforced):")
     for t in tgts:
-        v = t["value"]
-        if v is None:
-            shown = "-"
-        elif t.get("lower_is_better"):
-            shown = "%d KiB" % v
-        else:
-            shown = "%.2fx" % v if t["want"] > 1 else "%.0f%%" % (v * 100)
-        w("  [%-4s] %-55s %-9s %s" % (t["result"], t["target"], shown,
+        w("  [%-4s] %-55s %-9s %s" % (t["result"], t["target"],
+                                      target_value(t, False),
                                       t["detail"] or ""))
     return "\n".join(L)
 
@@ -347,14 +354,8 @@ def markdown(k, table, tgts):
     L += ["", "| target (256 MiB) | result | value | numbers |",
           "|---|---|---:|---|"]
     for t in tgts:
-        v = t["value"]
-        if v is None:
-            shown = "-"
-        elif t.get("lower_is_better"):
-            shown = "%d KiB" % v
-        else:
-            shown = "%.2f" % v
-        L.append("| %s | %s | %s | %s |" % (t["target"], t["result"], shown,
+        L.append("| %s | %s | %s | %s |" % (t["target"], t["result"],
+                                            target_value(t, True),
                                             t["detail"] or ""))
     return "\n".join(L)
 

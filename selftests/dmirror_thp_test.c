@@ -559,6 +559,10 @@ static pid_t fork_sharer(char *p, unsigned int seed, int ctl[2])
 	if (pipe(ctl))
 		return -1;
 	pid = fork();
+	if (pid < 0) {
+		close(ctl[0]);
+		close(ctl[1]);
+	}
 	if (pid)
 		return pid;
 	close(ctl[1]);
