@@ -95,11 +95,15 @@ static void name(struct page *page)					\
  * its default, used when a driver sets none, gives each new folio the
  * pgmap, which is all this module needs: contents are stored per pfn).
  *
+ * It also needs CONFIG_TRANSPARENT_HUGEPAGE: without it HPAGE_PMD_ORDER
+ * is a BUILD_BUG() and there are no system THPs to move to or from.
+ *
  * Without it DMIRROR_PFN_COMPOUND and DMIRROR_SELECT_COMPOUND are 0, so
  * logic that tests or requests them is inert, and the large allocators
  * are never reached.
  */
-#if defined(DMIRROR_HAVE_MIGRATE_COMPOUND) &&				\
+#if defined(CONFIG_TRANSPARENT_HUGEPAGE) &&				\
+	defined(DMIRROR_HAVE_MIGRATE_COMPOUND) &&			\
 	defined(DMIRROR_HAVE_PGMAP_FOLIO_SPLIT) &&			\
 	defined(DMIRROR_HAVE_ZONE_DEVICE_FOLIO_INIT) &&			\
 	defined(DMIRROR_HAVE_PGMAP_FOLIO_FREE)

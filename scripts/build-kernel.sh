@@ -5,7 +5,9 @@
 #
 # Builds a test kernel for VERSION (6.1, 6.12, 7.3) and FLAVOR (normal,
 # debug) into $HMM_CACHE/kernels/<key>/, where <key> hashes the config
-# fragments and this script. Prints the directory. A tree is used only once
+# fragments and this script. Prints the directory. FLAVOR nothp (make
+# lint) only configures a tree without THP and prepares it for external
+# modules (modules_prepare): no kernel image, no Module.symvers. A tree is used only once
 # its ".complete" stamp exists; anything else found there is a half-built
 # tree from an interrupted run and is rebuilt from scratch.
 #
@@ -19,7 +21,7 @@ set -euo pipefail
 kver=${1:?usage: build-kernel.sh VERSION [FLAVOR]}
 flavor=${2:-normal}
 hmm_check_kver "$kver"
-case "$flavor" in normal|debug) ;; *) die "unknown flavour '$flavor'";; esac
+case "$flavor" in normal|debug|nothp) ;; *) die "unknown flavour '$flavor'";; esac
 
 dir=$(hmm_kernel_dir "$kver" "$flavor")
 # One builder per tree: a second run waits, then finds the tree complete.
@@ -64,6 +66,17 @@ for frag in $(hmm_fragments "$flavor"); do
 done
 [ -z "$missing" ] || log "note: options not taken by $kver:$missing"
 
+if [ "$flavor" = nothp ]; then
+	make -C "$k" -j"$HMM_JOBS" modules_prepare >>"$logf" 2>&1 || {
+		tail -n 40 "$logf" >&2
+		die "preparing $kver ($flavor) failed (full log: $logf)"
+	}
+	make -C "$k" -s kernelrelease >"$dir/release"
+	touch "$dir/.complete"
+	log "linux $(cat "$dir/release") ($flavor) prepared"
+	echo "$dir"
+	exit 0
+fi
 if ! make -C "$k" -j"$HMM_JOBS" bzImage modules >>"$logf" 2>&1; then
 	tail -n 40 "$logf" >&2
 	die "building $kver failed (full log: $logf)"

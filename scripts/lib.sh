@@ -38,9 +38,10 @@ hmm_check_kver() {
 hmm_fragments() {
 	local flavor=$1
 	echo "$HMM_REPO/scripts/kconfig/base.config"
-	if [ "$flavor" = debug ]; then
-		echo "$HMM_REPO/scripts/kconfig/debug.config"
-	fi
+	case "$flavor" in
+	debug) echo "$HMM_REPO/scripts/kconfig/debug.config" ;;
+	nothp) echo "$HMM_REPO/scripts/kconfig/nothp.config" ;;
+	esac
 }
 
 # Bump when build-kernel.sh changes what it produces, so cached trees built

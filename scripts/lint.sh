@@ -7,6 +7,8 @@
 #     warning or check.
 #  2. A W=1 build of the module against every supported kernel, and the
 #     selftests and tools built against each kernel's headers.
+#     The newest kernel also without THP (a tree only prepared for
+#     external modules), where the large-folio code must compile away.
 #  3. A sparse (C=2) build against the kernels that accept Debian's sparse
 #     0.6.4 (6.1, 6.12; 7.3 requires a newer sparse and refuses to run it).
 # Any diagnostic fails the run.
@@ -33,12 +35,13 @@ for f in $files; do
 done
 [ "$fail" -eq 0 ] && echo "checkpatch: clean ($(echo "$files" | wc -w) files)"
 
+# build KVER FLAVOR LABEL MAKE_ARGS...: the module against that tree.
 build() {
-	local kver=$1 label=$2
-	shift 2
+	local kver=$1 flavor=$2 label=$3
+	shift 3
 	local kdir work log
-	kdir=$("$HMM_REPO/scripts/build-kernel.sh" "$kver" normal) || return 1
-	work="$HMM_CACHE/lint/$kver"
+	kdir=$("$HMM_REPO/scripts/build-kernel.sh" "$kver" "$flavor") || return 1
+	work="$HMM_CACHE/lint/$kver-$flavor"
 	rm -rf "$work"
 	mkdir -p "$work"
 	mkdir -p "$work/scripts"
@@ -83,12 +86,21 @@ userspace() {
 }
 
 for kver in $HMM_KVERS_ALL; do
-	build "$kver" "W=1" W=1 || fail=1
+	build "$kver" normal "W=1" W=1 || fail=1
 	userspace "$kver" || fail=1
 done
 for kver in $SPARSE_KVERS; do
-	build "$kver" "sparse" C=2 || fail=1
+	build "$kver" normal "sparse" C=2 || fail=1
 done
+# The newest kernel without THP (only prepared: modpost has no
+# Module.symvers there, so its undefined-symbol reports are warnings in
+# capitals, which the diagnostics check above does not match).
+nothp=$("$HMM_REPO/scripts/build-kernel.sh" "$HMM_KVER_NEWEST" nothp) || fail=1
+if [ -n "${nothp:-}" ] && grep -q '^CONFIG_TRANSPARENT_HUGEPAGE=y' "$nothp/linux/.config"; then
+	echo "W=1 without THP: the nothp tree has THP enabled"
+	fail=1
+fi
+build "$HMM_KVER_NEWEST" nothp "W=1 without THP" W=1 KBUILD_MODPOST_WARN=1 || fail=1
 echo "sparse: not run on 7.3 (its kernel requires sparse newer than Debian's 0.6.4)"
 
 if [ "$fail" -ne 0 ]; then
