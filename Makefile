@@ -13,7 +13,7 @@ KREL = $(shell $(MAKE) -s -C $(KDIR) kernelrelease)
 DEPMOD_BASE = $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH))
 
 .PHONY: all modules kdir-check clean install selftests check run lint help
-.PHONY: tools uninstall dkms-install dkms-remove bench
+.PHONY: tools uninstall dkms-install dkms-remove bench mutants
 
 all: modules
 
@@ -87,6 +87,12 @@ lint:
 bench:
 	@$(REPO)/scripts/bench $(addprefix --kver ,$(BENCH_KVERS)) $(BENCH_FLAGS)
 
+# Deliberately broken variants of the module and the runner, each run
+# through make check on one kernel (MUTANTS_KVER, default the newest):
+# every one must be killed (the suite fails). MUTANTS= picks some by name.
+mutants:
+	@$(REPO)/scripts/mutants.sh $(addprefix --kver ,$(MUTANTS_KVER)) $(MUTANTS)
+
 help:
 	@echo 'hmm-dmirror targets:'
 	@echo '  modules    (default) build hmm_dmirror.ko against KDIR=$(KDIR)'
@@ -101,5 +107,7 @@ help:
 	@echo '  run        boot the newest test kernel with the module loaded:'
 	@echo '             a shell, or CMD='"'"'...'"'"' and its exit status (KVER=, FLAVOR=)'
 	@echo '  lint       checkpatch --strict, W=1 and sparse builds on every kernel'
+	@echo '  mutants    run make check against deliberately broken variants;'
+	@echo '             each must be killed (MUTANTS_KVER=, MUTANTS="name ...")'
 	@echo '  bench      migration benchmark vs the kernel'"'"'s test_hmm, same boot'
 	@echo '             (BENCH_KVERS="7.3 6.12", BENCH_FLAGS="--plot --rounds 2 ...")'
