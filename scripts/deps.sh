@@ -8,7 +8,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 pkgs="build-essential flex bison bc libelf-dev libssl-dev cpio kmod
-      busybox-static qemu-system-x86 sparse xz-utils python3 perl file"
+      busybox-static qemu-system-x86 sparse xz-utils python3 perl file
+      rsync"
 
 missing=""
 for p in $pkgs; do
