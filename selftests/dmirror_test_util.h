@@ -45,6 +45,23 @@ static inline long long dmirror_param(const char *name)
 	return strtoll(buf, NULL, 0);
 }
 
+/* A bool module parameter: 1 for Y, 0 for N, -1 if it cannot be read. */
+static inline int dmirror_param_yn(const char *name)
+{
+	char path[128], c;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/%s", DMIRROR_PARAM_DIR, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, &c, 1);
+	close(fd);
+	if (n != 1 || (c != 'Y' && c != 'N'))
+		return -1;
+	return c == 'Y';
+}
+
 /* True when the module was loaded with both coherent windows. */
 static inline int dmirror_have_coherent(void)
 {
