@@ -716,7 +716,7 @@ TEST_F(excl, exclusive_device_page)
 TEST_F(excl, exclusive_own_device_page)
 {
 	unsigned long n = 16;
-	long long resident0;
+	long long resident0, to_sys0;
 	struct hmm_dmirror_cmd cmd;
 	unsigned char *out;
 	char *buf;
@@ -735,6 +735,8 @@ TEST_F(excl, exclusive_own_device_page)
 	ASSERT_EQ(n, cmd.cpages);
 	EXPECT_EQ(resident0 + (long long)n,
 		  dmirror_dev_stat(variant->dev, "resident_pages"));
+	to_sys0 = dmirror_dev_stat(variant->dev, "migrated_to_sys");
+	ASSERT_GE(to_sys0, 0);
 
 	memset(out, FILLER, n * PG);
 	ASSERT_EQ(0, make_excl(self->fd, buf, out, n, &cmd));
@@ -742,6 +744,10 @@ TEST_F(excl, exclusive_own_device_page)
 	EXPECT_EQ(-1L, find_words(out, 0, n, 0x85));
 	EXPECT_EQ(-EPERM, check_excl(self->fd, buf, n));
 	EXPECT_EQ(resident0, dmirror_dev_stat(variant->dev, "resident_pages"));
+	/* Coherent pages come home by migration, and are counted so. */
+	if (variant->coherent)
+		EXPECT_EQ(to_sys0 + (long long)n,
+			  dmirror_dev_stat(variant->dev, "migrated_to_sys"));
 
 	EXPECT_EQ(0, range_ioctl(self->fd, HMM_DMIRROR_RELEASE, buf, NULL, 1,
 				 &cmd));

@@ -23,6 +23,13 @@
 #include "kselftest_harness.h"
 #include "dmirror_test_util.h"
 
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT		26
+#endif
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB		(21 << MAP_HUGE_SHIFT)
+#endif
+
 /*
  * Some versions of the harness (6.12) assign a local of their own after
  * setjmp() inside TEST_F(); GCC may then warn with -Wclobbered about code
@@ -703,6 +710,74 @@ TEST_F(mig, prot_none_at_start)
 
 	free(out);
 	munmap(buf, n * PG);
+}
+
+/* Start and end of the mapping named @name in /proc/self/maps; 0 if none. */
+static int find_mapping(const char *name, unsigned long *start,
+			unsigned long *end)
+{
+	char line[256], path[128];
+	int found = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		path[0] = '\0';
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %127s", start, end,
+			   path) >= 2 && !strcmp(path, name))
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * VMAs migration cannot handle: a hugetlb page, and a special mapping (the
+ * vDSO data, [vvar]: VM_IO | VM_PFNMAP or VM_MIXEDMAP, by kernel). Both
+ * are -EINVAL, with nothing copied and nothing put on the device.
+ */
+TEST_F(mig, hugetlb_and_special_einval)
+{
+	unsigned long n = 512, vvar, vvar_end;
+	struct hmm_dmirror_cmd cmd;
+	struct devstats s0, s1;
+	unsigned char *out;
+	char *buf, why[160];
+	int ready;
+
+	if (self->skipped)
+		return;
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+	ASSERT_EQ(0, read_stats(variant->dev, &s0));
+
+	ASSERT_TRUE(find_mapping("[vvar]", &vvar, &vvar_end));
+	EXPECT_EQ(-EINVAL, to_dev(self->fd, (void *)vvar, out, 1, &cmd));
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
+
+	ready = dmirror_huge_2m_ready(why, sizeof(why));
+	if (ready == 1) {
+		buf = mmap(NULL, n * PG, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
+			   MAP_HUGE_2MB, -1, 0);
+		ASSERT_NE(MAP_FAILED, buf) TH_LOG("a free 2 MiB huge page: %s",
+						  strerror(errno));
+		pat_fill(buf, 0, n, 0x611);
+		EXPECT_EQ(-EINVAL, to_dev(self->fd, buf, out, n, &cmd));
+		EXPECT_EQ(NOT_COPIED, cmd.cpages);
+		EXPECT_EQ(-1L, pat_find(buf, 0, n, 0x611));
+		munmap(buf, n * PG);
+	}
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
+	ASSERT_EQ(0, read_stats(variant->dev, &s1));
+	EXPECT_EQ(s0.resident, s1.resident);
+	EXPECT_EQ(s0.to_dev, s1.to_dev);
+	free(out);
+	if (!ready)
+		SKIP(return, "hugetlb part: %s", why);
+	ASSERT_EQ(1, ready) TH_LOG("%s", why);
 }
 
 /*
