@@ -1304,13 +1304,17 @@ static unsigned long long user_va_end(void)
 }
 
 /*
- * Ranges that are not ranges: -EINVAL from READ, WRITE and SNAPSHOT, the
- * block not copied back, no output and no memory change.
+ * Ranges that are not ranges: -EINVAL from every ioctl that takes a range
+ * (all but FLAGS), the block not copied back, no output and no memory
+ * change.
  */
 TEST_F(mirror, bad_range_einval)
 {
 	static const unsigned long reqs[] = {
 		HMM_DMIRROR_READ, HMM_DMIRROR_WRITE, HMM_DMIRROR_SNAPSHOT,
+		HMM_DMIRROR_MIGRATE_TO_DEV, HMM_DMIRROR_MIGRATE_TO_SYS,
+		HMM_DMIRROR_EXCLUSIVE, HMM_DMIRROR_CHECK_EXCLUSIVE,
+		HMM_DMIRROR_RELEASE, HMM_DMIRROR_READ_UNLOCKED,
 	};
 	unsigned long long base, end = user_va_end();
 	struct {
