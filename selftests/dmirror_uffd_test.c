@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <time.h>
 
 #include "kselftest_harness.h"
 #include "dmirror_test_util.h"
@@ -181,6 +184,94 @@ TEST_F(uffd, read_unlocked_on_plain_memory)
 		ASSERT_EQ(0x33, out[i]) TH_LOG("byte %d of out changed", i);
 	munmap(buf, 16 * 4096);
 	free(out);
+}
+
+/* How long a killed process may take to go: a bound that catches a hang. */
+#define KILL_STALL_S	30
+
+/*
+ * READ_UNLOCKED waiting for a userfaultfd handler that never answers ends
+ * on a fatal signal (the -EINTR path of the header): a child blocked so is
+ * killed and must be gone within KILL_STALL_S, not stay in the ioctl.
+ */
+/*
+ * A child blocked in READ_UNLOCKED on userfaultfd memory nobody serves.
+ * Returns its pid once it is about to issue the ioctl, -ENOSYS when the
+ * kernel has no userfaultfd, -1 when setting up failed.
+ */
+static pid_t blocked_reader(void)
+{
+	int ready[2], status;
+	pid_t pid;
+	char c;
+
+	if (pipe(ready))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		struct hmm_dmirror_cmd cmd = { 0 };
+		static unsigned char out[UFFD_PAGES * 4096];
+		int fd = dmirror_open_dev(0), uffd;
+		void *area;
+
+		uffd = uffd_area(&area);
+		if (fd < 0 || uffd < 0)
+			_exit(uffd == -ENOSYS ? 3 : 2);
+		cmd.addr = (uintptr_t)area;
+		cmd.ptr = (uintptr_t)out;
+		cmd.npages = UFFD_PAGES;
+		if (write(ready[1], "r", 1) != 1)
+			_exit(2);
+		/* Nobody serves the fault: this waits until killed. */
+		ioctl(fd, HMM_DMIRROR_READ_UNLOCKED, &cmd);
+		_exit(4);
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1) {
+		close(ready[0]);
+		waitpid(pid, &status, 0);
+		return WIFEXITED(status) && WEXITSTATUS(status) == 3 ?
+		       -ENOSYS : -1;
+	}
+	close(ready[0]);
+	return pid;
+}
+
+/*
+ * READ_UNLOCKED waiting for a userfaultfd handler that never answers ends
+ * on a fatal signal (the -EINTR path of the header): a child blocked so is
+ * killed and must be gone within KILL_STALL_S, not stay in the ioctl.
+ */
+TEST_F(uffd, read_unlocked_killable)
+{
+	struct timespec t0, t1;
+	pid_t pid, w;
+	int status;
+
+	pid = blocked_reader();
+	if (pid == -ENOSYS)
+		SKIP(return, "the kernel has no userfaultfd (ENOSYS)");
+	ASSERT_LT(0, pid) TH_LOG("setting up the blocked reader failed");
+	/* Let it enter the ioctl and block in the fault. */
+	usleep(200000);
+	ASSERT_EQ(0, waitpid(pid, &status, WNOHANG))
+		TH_LOG("READ_UNLOCKED returned without a handler: status %#x",
+		       status);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	do {
+		w = waitpid(pid, &status, WNOHANG);
+		if (w)
+			break;
+		usleep(10000);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while (t1.tv_sec - t0.tv_sec < KILL_STALL_S);
+	ASSERT_EQ(pid, w) TH_LOG("a killed READ_UNLOCKED still runs after %d s",
+				 KILL_STALL_S);
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(SIGKILL, WTERMSIG(status));
 }
 
 TEST_HARNESS_MAIN
