@@ -210,7 +210,8 @@ TEST_F(dev, flags_zero_clears_fail_alloc)
 	thp = dmirror_param_yn("thp_migration");
 	ASSERT_GE(thp, 0) TH_LOG("thp_migration unreadable");
 	if (!thp)
-		SKIP(return, "thp_migration=N: the kernel has no compound device-private migration, so FAIL_ALLOC has no effect");
+		SKIP(return, "%s",
+		     "thp_migration=N: the kernel has no compound device-private migration, so FAIL_ALLOC has no effect");
 	map = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, map);

@@ -1905,7 +1905,7 @@ static bool check_counts(const struct wstats *sum)
 		if (!calls && !all)
 			continue;
 		if (soft * 100 > calls * SOFT_MAX_PCT) {
-			say("# FAIL %s: %llu of %llu calls failed with EBUSY or ENOMEM (at most %d%% may)",
+			say("# FAIL %s: %llu of %llu calls failed with EBUSY or ENOMEM (%d%% may)",
 			    opd[op].name, soft, calls, SOFT_MAX_PCT);
 			good = false;
 		}
@@ -2046,7 +2046,7 @@ static bool run_kind(int num, int dev)
 	 */
 	if (!hung && (cfg.opmask & (1ULL << OP_SWEEP)) && cap > 0 &&
 	    (long long)(cfg.np * cfg.procs) > cap && ev1 <= ev0) {
-		say("# FAIL %lu pages in use against a capacity of %lld pages per device, %lld migrated to dev%d, but evicted_pages did not move",
+		say("# FAIL %lu pages against %lld per device, %lld to dev%d: no eviction",
 		    cfg.np * cfg.procs, cap, mig1 - mig0, dev);
 		good = false;
 	}

@@ -56,7 +56,8 @@ elif [ -z "$spm0" ]; then
 	echo "not ok $n stress, device-coherent: cannot read the module parameter spm_addr_dev0"
 else
 	n=$((n + 1))
-	echo "ok $n stress, device-coherent # SKIP hmm_dmirror was loaded without coherent windows (spm_addr_dev0=0)"
+	why="hmm_dmirror was loaded without coherent windows (spm_addr_dev0=0)"
+	echo "ok $n stress, device-coherent # SKIP $why"
 fi
 # shellcheck disable=SC2086
 run "fuzz" "$fuzz_s" "$here/dmirror_fuzz" -d "$fuzz_s" $FUZZ_ARGS

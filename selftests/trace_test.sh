@@ -23,9 +23,10 @@ echo "1..$ntests"
 # CONFIG_TRACING; the test kernels enable FTRACE): the kernel says so in
 # /proc/filesystems. A tracefs that exists but cannot be used is a failure.
 if ! grep -qw tracefs /proc/filesystems; then
+	why="the kernel has no tracefs (built without CONFIG_TRACING)"
 	i=1
 	while [ $i -le $ntests ]; do
-		echo "ok $i tracepoints # SKIP the kernel has no tracefs (built without CONFIG_TRACING)"
+		echo "ok $i tracepoints # SKIP $why"
 		i=$((i + 1))
 	done
 	exit 0
