@@ -101,16 +101,15 @@ struct known {
 /*
  * -EBUSY and -ENOMEM are allowed, but only rarely: of the calls of one
  * kind that got past the argument checks (they succeeded or failed with
- * one of these two), at most SOFT_MAX_PCT percent may fail so. A 7.3 run
- * sees a few per mille; a module that fails every READ with -EBUSY fails.
+ * one of these two), at most SOFT_MAX_PCT percent may fail so, beyond
+ * SOFT_SLACK calls (a short run under emulation makes few calls of a
+ * kind). A 7.3 run sees none; a module that fails every READ with -EBUSY
+ * fails. Random calls succeed too rarely to require a number of
+ * successes: one valid call of each kind, which must succeed, opens the
+ * run instead (sane_calls()).
  */
 #define SOFT_MAX_PCT	10
-/*
- * Each kind must also succeed at least MIN_OK times in a run (a 10 s run
- * has hundreds of successes of each), or the checks of a successful call
- * never ran.
- */
-#define MIN_OK		10
+#define SOFT_SLACK	2
 /* Device memory is freed asynchronously: a bound that only catches a stall. */
 #define FREE_STALL_S	30
 
@@ -964,6 +963,47 @@ static void probe_task_end(void)
 	}
 }
 
+/*
+ * One valid call of each defined ioctl on 8 pages of the private part of
+ * the arena, through the device fds[0]: each must succeed (RELEASE may
+ * find memory busy), with the page counts the header gives.
+ */
+static void sane_calls(void)
+{
+	volatile char *mem = part[A_RW].start;
+	unsigned long long want;
+	unsigned int i, pg;
+
+	for (i = 0; i < NKNOWN; i++) {
+		struct hmm_dmirror_cmd cmd = { 0 };
+		unsigned long req = known[i].req;
+		int ret;
+
+		cmd.addr = (uintptr_t)mem;
+		cmd.ptr = (uintptr_t)outbuf;
+		cmd.npages = req == HMM_DMIRROR_FLAGS ? 0 : 8;
+		ret = ioctl(fds[0], req, &cmd) ? -errno : 0;
+		__atomic_add_fetch(&res->calls, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&res->err[i][eb_of(ret)], 1,
+				   __ATOMIC_RELAXED);
+		if (ret == -EBUSY && req == HMM_DMIRROR_RELEASE)
+			continue;
+		want = req == HMM_DMIRROR_FLAGS ||
+		       req == HMM_DMIRROR_CHECK_EXCLUSIVE ||
+		       req == HMM_DMIRROR_RELEASE ? 0 : 8;
+		if (ret || (req != HMM_DMIRROR_MIGRATE_TO_SYS &&
+			    cmd.cpages != want))
+			fail(F_ERRNO,
+			     "%s of 8 private pages of dev%d: returned %d (%s), cpages %llu",
+			     known[i].name, devid[0], ret, eb_name[eb_of(ret)],
+			     (unsigned long long)cmd.cpages);
+		/* The CPU takes exclusive pages back, for CHECK_EXCLUSIVE. */
+		if (req == HMM_DMIRROR_EXCLUSIVE)
+			for (pg = 0; pg < 8; pg++)
+				(void)mem[pg * PG];
+	}
+}
+
 static int fuzz(void)
 {
 	double end = now_s() + duration, next_scen = 0;
@@ -1004,6 +1044,7 @@ static int fuzz(void)
 		say("# no device can be opened");
 		return 1;
 	}
+	sane_calls();
 	d = dmirror_open_dev(devid[0]);
 	if (d < 0 || dup2(d, CHURN_FD) < 0)
 		return 1;
@@ -1052,9 +1093,9 @@ static const char *dev_path(int id)
 }
 
 /*
- * Per defined ioctl: at least MIN_OK successes, and -EBUSY or -ENOMEM on
- * at most SOFT_MAX_PCT percent of the calls that got past the argument
- * checks. Not judged when the fuzzer did not run to its end.
+ * Per defined ioctl: some success, and -EBUSY or -ENOMEM on at most
+ * SOFT_MAX_PCT percent of the calls that got past the argument checks.
+ * Not judged when the fuzzer did not run to its end.
  */
 static bool counts_ok(bool died)
 {
@@ -1067,12 +1108,12 @@ static bool counts_ok(bool died)
 	for (i = 0; i < NKNOWN; i++) {
 		ok = res->err[i][EB_OK];
 		soft = res->err[i][EB_EBUSY] + res->err[i][EB_ENOMEM];
-		if (ok < MIN_OK) {
-			say("# %s: %llu successful calls, at least %d required",
-			    known[i].name, ok, MIN_OK);
+		if (!ok) {
+			say("# %s never succeeded", known[i].name);
 			good = false;
 		}
-		if (soft * 100 > (ok + soft) * SOFT_MAX_PCT) {
+		if (soft > SOFT_SLACK &&
+		    soft * 100 > (ok + soft) * SOFT_MAX_PCT) {
 			say("# %s: %llu calls failed with EBUSY or ENOMEM, %llu succeeded",
 			    known[i].name, soft, ok);
 			good = false;
@@ -1178,8 +1219,8 @@ int main(int argc, char **argv)
 		say("%sok %u %s", res->fail_cls[i] ? "not " : "", n++,
 		    f_name[i]);
 	soft_ok = counts_ok(died);
-	say("%sok %u every ioctl succeeded at least %d times; %s on at most %d%% of the rest",
-	    soft_ok ? "" : "not ", n++, MIN_OK, "EBUSY and ENOMEM", SOFT_MAX_PCT);
+	say("%sok %u every ioctl succeeded; %s on at most %d%% of the rest",
+	    soft_ok ? "" : "not ", n++, "EBUSY and ENOMEM", SOFT_MAX_PCT);
 	for (i = 0; i < FREE_STALL_S * 20; i++) {
 		left = 0;
 		for (e = 0; e < NDEV; e++) {

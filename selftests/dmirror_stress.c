@@ -139,19 +139,22 @@ struct opdesc {
 /*
  * A working module returns a soft errno for a small share of the calls of
  * one kind only: eviction makes room, and the retry loops outlast a few
- * invalidations. A 7.3 run of 20 s sees well under 1% per kind; 10% leaves
- * room for a slow machine and still fails a module that gives up on every
- * tenth call (or on all of them, which would otherwise pass: a failed call
- * skips the data check).
+ * invalidations. More than SOFT_MAX_PCT percent of the calls of a kind,
+ * and more than SOFT_SLACK calls (a short run under emulation makes a few
+ * dozen calls of some kinds), is a failure: a module that gives up on
+ * every tenth call, or on all of them (which would otherwise pass: a
+ * failed call skips the data check), fails.
  */
 #define SOFT_MAX_PCT	10
+#define SOFT_SLACK	2
 /*
- * Each ioctl kind the run issues must succeed at least this often (a run
- * of 20 s has thousands of successes of each, RELEASE aside, which runs at
- * most every 700 ms per process): otherwise the data checks that follow a
- * success did not run. RELEASE needs one success.
+ * Each ioctl kind the run issues must succeed at least this often, so the
+ * data checks that follow a success did run. The test VM emulates its CPU
+ * (no KVM): a 20 s run makes only about 1000 operations on private and
+ * 350 on coherent devices, some kinds a dozen times; RELEASE runs at most
+ * every 700 ms per process and needs one success.
  */
-#define MIN_OK		20
+#define MIN_OK		3
 /*
  * Once every process has exited, the device memory must be free again.
  * Freeing is asynchronous (SRCU callbacks, the kernel freeing the pages):
@@ -1904,7 +1907,7 @@ static bool check_counts(const struct wstats *sum)
 		soft = sum->err[op][EB_EBUSY] + sum->err[op][EB_ENOMEM];
 		if (!calls && !all)
 			continue;
-		if (soft * 100 > calls * SOFT_MAX_PCT) {
+		if (soft > SOFT_SLACK && soft * 100 > calls * SOFT_MAX_PCT) {
 			say("# FAIL %s: %llu of %llu calls failed with EBUSY or ENOMEM (%d%% may)",
 			    opd[op].name, soft, calls, SOFT_MAX_PCT);
 			good = false;
