@@ -146,15 +146,16 @@ struct opdesc {
  * failed call skips the data check), fails.
  */
 #define SOFT_MAX_PCT	10
-#define SOFT_SLACK	2
+#define SOFT_SLACK	4
 /*
  * Each ioctl kind the run issues must succeed at least this often, so the
- * data checks that follow a success did run. The test VM emulates its CPU
- * (no KVM): a 20 s run makes only about 1000 operations on private and
- * 350 on coherent devices, some kinds a dozen times; RELEASE runs at most
- * every 700 ms per process and needs one success.
+ * data checks that follow a success did run. The test VM may emulate its
+ * CPU (no KVM): a 20 s run then makes only about 1000 operations on
+ * private and 400 on coherent devices, READ_UNLOCKED fewer than ten times
+ * on coherent ones; RELEASE runs at most every 700 ms per process and
+ * needs one success.
  */
-#define MIN_OK		3
+#define MIN_OK		2
 /*
  * Once every process has exited, the device memory must be free again.
  * Freeing is asynchronous (SRCU callbacks, the kernel freeing the pages):
