@@ -102,12 +102,13 @@ static int reap_once(struct __test_metadata *_metadata, long long *resident)
 	kill(pid, SIGKILL);
 	/*
 	 * 0 both when it reaped and when the victim's mm was already gone;
-	 * EAGAIN when a non-blockable invalidation was refused (checked
-	 * below); anything else (EINVAL: the victim not dying) is an error.
+	 * ESRCH when the victim had already exited (the race above); EAGAIN
+	 * when a non-blockable invalidation was refused (checked below).
+	 * Anything else (EINVAL: the victim not dying) is an error.
 	 */
 	mrelease_err = syscall(__NR_process_mrelease, pidfd, 0) ? errno : 0;
 	close(pidfd);
-	if (mrelease_err && mrelease_err != EAGAIN) {
+	if (mrelease_err && mrelease_err != EAGAIN && mrelease_err != ESRCH) {
 		TH_LOG("process_mrelease: %s", strerror(mrelease_err));
 		waitpid(pid, &status, 0);
 		return -1;
