@@ -970,7 +970,7 @@ static void probe_task_end(void)
  */
 static void sane_calls(void)
 {
-	volatile char *mem = part[A_RW].start;
+	char *mem = part[A_RW].start;
 	unsigned long long want;
 	unsigned int i, pg;
 
@@ -1000,7 +1000,8 @@ static void sane_calls(void)
 		/* The CPU takes exclusive pages back, for CHECK_EXCLUSIVE. */
 		if (req == HMM_DMIRROR_EXCLUSIVE)
 			for (pg = 0; pg < 8; pg++)
-				(void)mem[pg * PG];
+				(void)__atomic_load_n(&mem[pg * PG],
+						      __ATOMIC_RELAXED);
 	}
 }
 

@@ -148,14 +148,20 @@ struct opdesc {
 #define SOFT_MAX_PCT	10
 #define SOFT_SLACK	4
 /*
- * Each ioctl kind the run issues must succeed at least this often, so the
- * data checks that follow a success did run. The test VM may emulate its
- * CPU (no KVM): a 20 s run then makes only about 1000 operations on
- * private and 400 on coherent devices, READ_UNLOCKED fewer than ten times
- * on coherent ones; RELEASE runs at most every 700 ms per process and
- * needs one success.
+ * Each ioctl kind must succeed at least this often in each process, so
+ * the data checks that follow a success did run. The test VM may emulate
+ * its CPU (no KVM): a 20 s run then makes as few as 250 operations on
+ * coherent devices, so a process that is short of a kind after its
+ * duration issues that kind until it has them (missing_op()). RELEASE
+ * runs at most every 700 ms per process and needs one success.
  */
-#define MIN_OK		2
+#define MIN_OK		3
+/*
+ * Time a process may run beyond its duration to reach MIN_OK successes of
+ * each kind; a kind still short then has failed too often. Less than
+ * GRACE_S, after which the main process reports a worker as hung.
+ */
+#define EXTRA_S		30
 /*
  * Once every process has exited, the device memory must be free again.
  * Freeing is asynchronous (SRCU callbacks, the kernel freeing the pages):
@@ -1568,6 +1574,30 @@ static unsigned int pick_op(struct thr *t)
 	return OP_READ;
 }
 
+/*
+ * After the run's duration: an ioctl kind this process has not yet had
+ * MIN_OK successes of (RELEASE: one), as the operation that issues it, or
+ * OP_NR when none is missing. With all operations on only: so that a slow
+ * machine still checks every kind, without a goal on speed.
+ */
+static unsigned int missing_op(void)
+{
+	unsigned long long ok;
+	unsigned int op;
+
+	if (cfg.opmask != ~0ULL)
+		return OP_NR;
+	for (op = 0; op < OP_NR_IOCTL; op++) {
+		ok = __atomic_load_n(&ws->err[op][EB_OK], __ATOMIC_RELAXED);
+		if (op == OP_CHECK_EXCL)
+			ok += __atomic_load_n(&ws->err[op][EB_EPERM],
+					      __ATOMIC_RELAXED);
+		if (ok < (op == OP_RELEASE ? 1 : MIN_OK))
+			return op == OP_WRITE ? OP_DEV_WRITE : op;
+	}
+	return OP_NR;
+}
+
 static void *thread_main(void *arg)
 {
 	struct thr *t = arg;
@@ -1577,8 +1607,18 @@ static void *thread_main(void *arg)
 	/* Thread 0 fills the device first, so that it evicts early. */
 	if (!t->id && (cfg.opmask & (1ULL << OP_SWEEP)))
 		sweep(t, fd_a, 0, cfg.np);
-	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED) && now_s() < t_end) {
-		switch (pick_op(t)) {
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		unsigned int op;
+
+		if (now_s() < t_end)
+			op = pick_op(t);
+		else if (now_s() < t_end + EXTRA_S)
+			op = missing_op();
+		else
+			break;
+		if (op == OP_NR)
+			break;
+		switch (op) {
 		case OP_READ:
 			op_read(t, OP_READ);
 			break;
@@ -1913,7 +1953,8 @@ static bool check_counts(const struct wstats *sum)
 			    opd[op].name, soft, calls, SOFT_MAX_PCT);
 			good = false;
 		}
-		need = op == OP_RELEASE ? 1 : MIN_OK;
+		/* With all operations on, each process had to reach it. */
+		need = (op == OP_RELEASE ? 1 : MIN_OK) * (all ? cfg.procs : 1);
 		/* CHECK_EXCLUSIVE answers with 0 or -EPERM: both count. */
 		if (op == OP_CHECK_EXCL)
 			ok += sum->err[op][EB_EPERM];
