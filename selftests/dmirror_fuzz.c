@@ -24,8 +24,10 @@
  * child issues commands on inherited descriptors, and descriptors of an
  * exited process are used. The fuzzing process must never die by a signal
  * (its own memory, migrated and made exclusive at random, is checked),
- * and when it is gone no device memory may be left in use. The kernel's
- * health is judged by the runner from the console.
+ * and when it is gone no device memory may be left in use. Over the run,
+ * one valid call of each ioctl must succeed, -EBUSY and -ENOMEM stay rare
+ * (SOFT_MAX_PCT), and -EINTR is never accepted (no signal is handled).
+ * The kernel's health is judged by the runner from the console.
  *
  * The fuzzer never lets WRITE reach memory outside its arena: ranges that
  * start in the arena and go past its end cross an unmapped gap, which the
