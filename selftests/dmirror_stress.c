@@ -148,6 +148,14 @@ struct opdesc {
 #define SOFT_MAX_PCT	10
 #define SOFT_SLACK	4
 /*
+ * EXCLUSIVE is the exception: other threads touch the same pages with the
+ * CPU all the time (the hot zone), and each touch can make a conversion
+ * fail, which kernels before 6.15 report as -EBUSY (6.1 sees about a third
+ * of the calls so). Half of them may; a module that fails them all still
+ * fails here and on MIN_OK.
+ */
+#define SOFT_MAX_PCT_EXCL	50
+/*
  * Each ioctl kind must succeed at least this often in each process, so
  * the data checks that follow a success did run. The test VM may emulate
  * its CPU (no KVM): a 20 s run then makes as few as 250 operations on
@@ -1940,7 +1948,7 @@ static bool check_counts(const struct wstats *sum)
 {
 	unsigned long long calls, soft, ok, need;
 	bool all = cfg.opmask == ~0ULL, good = true;
-	unsigned int op;
+	unsigned int op, pct;
 
 	for (op = 0; op < OP_NR_IOCTL; op++) {
 		calls = sum->ops[op];
@@ -1948,9 +1956,10 @@ static bool check_counts(const struct wstats *sum)
 		soft = sum->err[op][EB_EBUSY] + sum->err[op][EB_ENOMEM];
 		if (!calls && !all)
 			continue;
-		if (soft > SOFT_SLACK && soft * 100 > calls * SOFT_MAX_PCT) {
-			say("# FAIL %s: %llu of %llu calls failed with EBUSY or ENOMEM (%d%% may)",
-			    opd[op].name, soft, calls, SOFT_MAX_PCT);
+		pct = op == OP_EXCL ? SOFT_MAX_PCT_EXCL : SOFT_MAX_PCT;
+		if (soft > SOFT_SLACK && soft * 100 > calls * pct) {
+			say("# FAIL %s: %llu of %llu calls failed with EBUSY or ENOMEM (%u%% may)",
+			    opd[op].name, soft, calls, pct);
 			good = false;
 		}
 		/* With all operations on, each process had to reach it. */
