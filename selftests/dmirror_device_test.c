@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "kselftest_harness.h"
 #include "dmirror_test_util.h"
@@ -170,6 +171,77 @@ TEST_F(dev, flags_set_clear_and_reject)
 	EXPECT_EQ(-EINVAL, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, &cmd));
 }
 
+/*
+ * Migrate the empty, PMD-aligned 2 MiB unit at @unit to the device and
+ * return its first snapshot byte (or a negative errno).
+ */
+static int migrate_unit(int fd, char *unit, unsigned char *out)
+{
+	struct hmm_dmirror_cmd cmd = { 0 };
+	unsigned char snap[512];
+	int ret;
+
+	cmd.addr = (uintptr_t)unit;
+	cmd.ptr = (uintptr_t)out;
+	cmd.npages = 512;
+	ret = dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd);
+	if (ret)
+		return ret;
+	cmd.ptr = (uintptr_t)snap;
+	ret = dmirror_cmd(fd, HMM_DMIRROR_SNAPSHOT, &cmd);
+	return ret ? ret : snap[0];
+}
+
+/*
+ * FLAGS 0 really clears FAIL_ALLOC: with the flag set, an empty 2 MiB unit
+ * migrates as base pages; set and cleared again, the next one migrates as
+ * one large device page. Only where the module uses large device pages.
+ */
+TEST_F(dev, flags_zero_clears_fail_alloc)
+{
+	const unsigned char pmd = HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL |
+				  HMM_DMIRROR_PROT_WRITE | HMM_DMIRROR_PROT_PMD;
+	struct hmm_dmirror_cmd cmd = { 0 };
+	unsigned long len = 6UL << 20;
+	unsigned char *out;
+	char *map, *a;
+	int thp;
+
+	thp = dmirror_param_yn("thp_migration");
+	ASSERT_GE(thp, 0) TH_LOG("thp_migration unreadable");
+	if (!thp)
+		SKIP(return, "%s",
+		     "thp_migration=N: the kernel has no compound device-private migration, so FAIL_ALLOC has no effect");
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	a = (char *)(((uintptr_t)map + (2UL << 20) - 1) & ~((2UL << 20) - 1));
+	madvise(a, 4UL << 20, MADV_HUGEPAGE);
+	out = malloc(2UL << 20);
+	ASSERT_NE(NULL, out);
+	/* Empty the device, so that free 2 MiB blocks exist. */
+	cmd.npages = 1;
+	cmd.addr = (uintptr_t)a;
+	ASSERT_EQ(0, dmirror_cmd(self->fd, HMM_DMIRROR_RELEASE, &cmd));
+	cmd.addr = 0;
+
+	/* The flag set: base pages (this shows the check below can fail). */
+	cmd.npages = HMM_DMIRROR_FLAG_FAIL_ALLOC;
+	ASSERT_EQ(0, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, &cmd));
+	EXPECT_EQ(pmd & ~HMM_DMIRROR_PROT_PMD,
+		  migrate_unit(self->fd, a, out));
+
+	/* Set, then cleared: one large page. */
+	cmd.npages = HMM_DMIRROR_FLAG_FAIL_ALLOC;
+	ASSERT_EQ(0, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, &cmd));
+	cmd.npages = 0;
+	ASSERT_EQ(0, dmirror_cmd(self->fd, HMM_DMIRROR_FLAGS, &cmd));
+	EXPECT_EQ(pmd, migrate_unit(self->fd, a + (2UL << 20), out));
+
+	free(out);
+	munmap(map, len);
+}
+
 TEST_F(dev, foreign_mm_is_eperm)
 {
 	struct hmm_dmirror_cmd cmd = { 0 };
@@ -271,7 +343,18 @@ struct close_race {
 	unsigned char *out;
 	int calls;
 	int bad;	/* returns outside {0, -EBADF} */
+	/* when close() began and returned (CLOCK_MONOTONIC ns, 0: not yet) */
+	unsigned long long close_begin, close_end;
+	int overlapped;	/* a call began before close() and ended after */
 };
+
+static unsigned long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
 
 static void *close_race_ioctls(void *arg)
 {
@@ -287,8 +370,16 @@ static void *close_race_ioctls(void *arg)
 
 		cmd.addr = (uintptr_t)r->buf;
 		cmd.ptr = (uintptr_t)r->out;
+		unsigned long long begin, end, cb, ce;
+
 		cmd.npages = 64;
+		begin = mono_ns();
 		ret = dmirror_cmd(r->fd, cmds[r->calls % ARRAY_SIZE(cmds)], &cmd);
+		end = mono_ns();
+		cb = __atomic_load_n(&r->close_begin, __ATOMIC_SEQ_CST);
+		ce = __atomic_load_n(&r->close_end, __ATOMIC_SEQ_CST);
+		if (cb && ce && begin < cb && end > ce)
+			r->overlapped = 1;
 		if (ret && ret != -EBADF)
 			r->bad++;
 		r->calls++;
@@ -304,8 +395,8 @@ static void *close_race_ioctls(void *arg)
 TEST(ioctl_races_close)
 {
 	struct close_race r = { 0 };
+	int round, i, overlaps = 0;
 	pthread_t thread;
-	int round, i;
 
 	r.buf = mmap(NULL, 64 * 4096, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -319,17 +410,30 @@ TEST(ioctl_races_close)
 		r.fd = dmirror_open_dev(round % 2);
 		ASSERT_GE(r.fd, 0);
 		r.calls = 0;
+		r.overlapped = 0;
+		r.close_begin = 0;
+		r.close_end = 0;
 		ASSERT_EQ(0, pthread_create(&thread, NULL, close_race_ioctls,
 					    &r));
 		usleep(1000 * (round % 5));
+		__atomic_store_n(&r.close_begin, mono_ns(), __ATOMIC_SEQ_CST);
 		EXPECT_EQ(0, close(r.fd));
+		__atomic_store_n(&r.close_end, mono_ns(), __ATOMIC_SEQ_CST);
 		ASSERT_EQ(0, pthread_join(thread, NULL));
+		overlaps += r.overlapped;
 		/* WRITE puts back what is already there: data unchanged. */
 		for (i = 0; i < 64 * 4096; i++)
 			ASSERT_EQ((unsigned char)(i + round), r.buf[i])
 				TH_LOG("round %d byte %d", round, i);
 	}
 	EXPECT_EQ(0, r.bad);
+	/*
+	 * The race happened: in some round an ioctl was running all through
+	 * close() (the thread issues them back to back; most rounds do).
+	 */
+	EXPECT_LT(0, overlaps) TH_LOG("no ioctl overlapped close() in 20 rounds");
+	TH_LOG("%d of 20 rounds had an ioctl running through close()",
+	       overlaps);
 	munmap(r.buf, 64 * 4096);
 	free(r.out);
 }

@@ -196,28 +196,6 @@ static int read_text(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-/* A "Key: value" number of /proc/meminfo, or -1. */
-static long long meminfo_value(const char *key)
-{
-	char line[128];
-	long long val = -1, v;
-	size_t klen = strlen(key);
-	FILE *f;
-
-	f = fopen("/proc/meminfo", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, klen) && line[klen] == ':' &&
-		    sscanf(line + klen + 1, "%lld", &v) == 1) {
-			val = v;
-			break;
-		}
-	}
-	fclose(f);
-	return val;
-}
-
 FIXTURE(mirror)
 {
 	int fd;
@@ -807,18 +785,18 @@ TEST_F(mirror, hugetlb_2m)
 {
 	struct hmm_dmirror_cmd cmd;
 	unsigned char *out, *in;
-	long long free_pages;
-	char *buf;
+	char *buf, why[160];
+	int ready;
 
-	free_pages = meminfo_value("HugePages_Free");
-	if (free_pages < 1)
-		SKIP(return, "no free huge pages (HugePages_Free %lld)",
-		     free_pages);
+	ready = dmirror_huge_2m_ready(why, sizeof(why));
+	if (!ready)
+		SKIP(return, "%s", why);
+	ASSERT_EQ(1, ready) TH_LOG("%s", why);
 	buf = mmap(NULL, PMD_SZ, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB,
 		   -1, 0);
-	if (buf == MAP_FAILED)
-		SKIP(return, "no 2 MiB huge page: %s", strerror(errno));
+	ASSERT_NE(MAP_FAILED, buf) TH_LOG("a free 2 MiB huge page: %s",
+					  strerror(errno));
 	out = sentinel_buf(PMD_SZ);
 	ASSERT_NE(NULL, out);
 	in = malloc(PMD_SZ);
@@ -1326,13 +1304,17 @@ static unsigned long long user_va_end(void)
 }
 
 /*
- * Ranges that are not ranges: -EINVAL from READ, WRITE and SNAPSHOT, the
- * block not copied back, no output and no memory change.
+ * Ranges that are not ranges: -EINVAL from every ioctl that takes a range
+ * (all but FLAGS), the block not copied back, no output and no memory
+ * change.
  */
 TEST_F(mirror, bad_range_einval)
 {
 	static const unsigned long reqs[] = {
 		HMM_DMIRROR_READ, HMM_DMIRROR_WRITE, HMM_DMIRROR_SNAPSHOT,
+		HMM_DMIRROR_MIGRATE_TO_DEV, HMM_DMIRROR_MIGRATE_TO_SYS,
+		HMM_DMIRROR_EXCLUSIVE, HMM_DMIRROR_CHECK_EXCLUSIVE,
+		HMM_DMIRROR_RELEASE, HMM_DMIRROR_READ_UNLOCKED,
 	};
 	unsigned long long base, end = user_va_end();
 	struct {

@@ -45,11 +45,92 @@ static inline long long dmirror_param(const char *name)
 	return strtoll(buf, NULL, 0);
 }
 
+/* A bool module parameter: 1 for Y, 0 for N, -1 if it cannot be read. */
+static inline int dmirror_param_yn(const char *name)
+{
+	char path[128], c;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/%s", DMIRROR_PARAM_DIR, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, &c, 1);
+	close(fd);
+	if (n != 1 || (c != 'Y' && c != 'N'))
+		return -1;
+	return c == 'Y';
+}
+
 /* True when the module was loaded with both coherent windows. */
 static inline int dmirror_have_coherent(void)
 {
 	return dmirror_param("spm_addr_dev0") > 0 &&
 	       dmirror_param("spm_addr_dev1") > 0;
+}
+
+/*
+ * True only when the module says it was loaded without coherent windows
+ * (both parameters read 0): the one reason a coherent test may skip. An
+ * unreadable parameter is not that reason.
+ */
+static inline int dmirror_loaded_without_coherent(void)
+{
+	return dmirror_param("spm_addr_dev0") == 0 &&
+	       dmirror_param("spm_addr_dev1") == 0;
+}
+
+#define DMIRROR_NO_COHERENT_WHY \
+	"hmm_dmirror was loaded without coherent windows (spm_addr_dev0=0, spm_addr_dev1=0)"
+
+#define DMIRROR_HUGE_2M_DIR	"/sys/kernel/mm/hugepages/hugepages-2048kB"
+
+/* A number read from a file (sysfs, procfs); -1 if it cannot be read. */
+static inline long long dmirror_read_num(const char *path)
+{
+	char buf[64];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtoll(buf, NULL, 0);
+}
+
+/*
+ * May a test take a 2 MiB hugetlb page? 1: yes. 0: the kernel has no
+ * 2 MiB hugetlb pages or none is reserved (a test skips, giving @why).
+ * -1: pages are reserved but none is free, which in the test VM (it
+ * reserves 32, and every test returns its pages) means a leak: a test
+ * fails, giving @why.
+ */
+static inline int dmirror_huge_2m_ready(char *why, size_t len)
+{
+	long long total, nfree;
+
+	if (access(DMIRROR_HUGE_2M_DIR, F_OK)) {
+		snprintf(why, len, "the kernel has no 2 MiB hugetlb pages (no %s)",
+			 DMIRROR_HUGE_2M_DIR);
+		return 0;
+	}
+	total = dmirror_read_num(DMIRROR_HUGE_2M_DIR "/nr_hugepages");
+	nfree = dmirror_read_num(DMIRROR_HUGE_2M_DIR "/free_hugepages");
+	if (total == 0) {
+		snprintf(why, len, "no 2 MiB hugetlb page is reserved (nr_hugepages 0)");
+		return 0;
+	}
+	if (total < 0 || nfree < 1) {
+		snprintf(why, len, "%lld 2 MiB hugetlb pages reserved, %lld free: leaked?",
+			 total, nfree);
+		return -1;
+	}
+	return 1;
 }
 
 /* Issue one ioctl; return 0 or -errno, retrying on EINTR. */

@@ -15,16 +15,31 @@ events="dmirror_migrate dmirror_device_fault dmirror_invalidate dmirror_evict"
 n=0
 failed=0
 
+ntests=11
 echo "TAP version 13"
-echo "1..7"
+echo "1..$ntests"
 
-if [ ! -d $tr ]; then
-	for i in 1 2 3 4 5 6 7; do
-		echo "ok $i tracepoints # SKIP kernel built without tracing"
+# Skip only when the kernel itself has no tracefs (it was built without
+# CONFIG_TRACING; the test kernels enable FTRACE): the kernel says so in
+# /proc/filesystems. A tracefs that exists but cannot be used is a failure.
+if ! grep -qw tracefs /proc/filesystems; then
+	why="the kernel has no tracefs (built without CONFIG_TRACING)"
+	i=1
+	while [ $i -le $ntests ]; do
+		echo "ok $i tracepoints # SKIP $why"
+		i=$((i + 1))
 	done
 	exit 0
 fi
 [ -e $tr/trace ] || mount -t tracefs nodev $tr
+if [ ! -e $tr/trace ]; then
+	i=1
+	while [ $i -le $ntests ]; do
+		echo "not ok $i tracepoints: tracefs is registered but cannot be mounted at $tr"
+		i=$((i + 1))
+	done
+	exit 1
+fi
 
 ok() { n=$((n + 1)); echo "ok $n $1"; }
 nok() {
@@ -49,18 +64,22 @@ echo 1 >$tr/events/hmm_dmirror/enable
 echo 1 >$tr/tracing_on
 # Device fault, migration to device 0 and CPU faults back, then a
 # migration to the device and a RELEASE that evicts it.
+# Then a device write, a migration back by ioctl and exclusive access.
 "$hmmctl" read --pages 8 >/tmp/trace_hmmctl.out 2>&1 &&
 	"$hmmctl" migrate --pages 8 >>/tmp/trace_hmmctl.out 2>&1 &&
-	"$hmmctl" release --pages 8 >>/tmp/trace_hmmctl.out 2>&1
+	"$hmmctl" release --pages 8 >>/tmp/trace_hmmctl.out 2>&1 &&
+	"$hmmctl" write --pages 8 >>/tmp/trace_hmmctl.out 2>&1 &&
+	"$hmmctl" migrate-back >>/tmp/trace_hmmctl.out 2>&1 &&
+	"$hmmctl" exclusive >>/tmp/trace_hmmctl.out 2>&1
 rc=$?
 echo 0 >$tr/tracing_on
 echo 0 >$tr/events/hmm_dmirror/enable
 cat $tr/trace >/tmp/trace.out
 
 if [ "$rc" -eq 0 ]; then
-	ok "hmmctl read, migrate and release ran"
+	ok "hmmctl read, migrate, release, write, migrate-back and exclusive ran"
 else
-	nok "hmmctl read, migrate and release ran (exit $rc)"
+	nok "hmmctl read, migrate, release, write, migrate-back and exclusive ran (exit $rc)"
 	sed 's/^/# /' /tmp/trace_hmmctl.out
 fi
 
@@ -83,6 +102,14 @@ expect "CPU fault migration back traced" \
 	'dmirror_migrate: dev=0 cpu_fault range=.* moved=1$'
 expect "eviction by RELEASE traced" \
 	'dmirror_evict: dev=0 pfn=0x[0-9a-f]+\+[0-9]+ moved=[1-9]'
+expect "device write fault traced (... write ret=0)" \
+	'dmirror_device_fault: dev=0 range=0x[0-9a-f]+-0x[0-9a-f]+ write ret=0'
+expect "migration back by MIGRATE_TO_SYS traced with its page count" \
+	'dmirror_migrate: dev=0 to_sys range=0x[0-9a-f]+-0x[0-9a-f]+ moved=[1-9][0-9]*$'
+expect "own EXCLUSIVE's invalidation traced as skipped" \
+	'dmirror_invalidate: dev=0 range=.* event=exclusive skipped_own'
+expect "an invalidation the mirror handled traced (no flag)" \
+	'dmirror_invalidate: dev=0 range=0x[0-9a-f]+-0x[0-9a-f]+ event=[a-z_]+$'
 
 if [ "$failed" -ne 0 ]; then
 	echo "# the trace was:"
