@@ -536,7 +536,8 @@ unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 			continue;
 		if (src[i] & DMIRROR_PFN_COMPOUND) {
 			nr = folio_nr_pages(page_folio(spage));
-			dpage = dmirror_alloc_sys_large(NULL, 0);
+			dpage = dmirror_debugfs_fail_sys_thp() ? NULL :
+				dmirror_alloc_sys_large(NULL, 0);
 		} else {
 			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN);
 			if (dpage)

@@ -304,6 +304,7 @@ int dmirror_debugfs_init(void);
 void dmirror_debugfs_exit(void);
 void dmirror_debugfs_add_device(struct dmirror_device *mdev);
 void dmirror_debugfs_add_mm(struct dmirror_mm *dmm);
+bool dmirror_debugfs_fail_sys_thp(void);
 
 /* mm.c */
 struct dmirror_mm *dmirror_mm_get(struct mm_struct *mm);

@@ -539,7 +539,8 @@ static unsigned int dmirror_migrate_alloc_sys(struct dmirror *dm,
 		if (args->src[i] & DMIRROR_PFN_COMPOUND) {
 			nr = min_t(unsigned long, npages - i,
 				   folio_nr_pages(page_folio(spage)));
-			if (!dm || !dmirror_migrate_fail_alloc(dm))
+			if ((!dm || !dmirror_migrate_fail_alloc(dm)) &&
+			    !dmirror_debugfs_fail_sys_thp())
 				dpage = dmirror_alloc_sys_large(args->vma, addr);
 			if (dpage) {
 				for (j = 0; j < nr; j++) {
