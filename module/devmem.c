@@ -45,7 +45,9 @@
  * the page is handed out again; the core's pfn-range walk
  * (migrate_device_range) would take that stale head for a whole block and
  * skip the block, so the base allocator hands out such a block's head
- * before any other page of it (@large_stale).
+ * before any other page of it (@large_stale). Eviction moves a large folio
+ * into a system THP, or, when none can be had, splits it where it is
+ * mapped and evicts the base pages (DOC: splitting large device folios).
  *
  * A device page is freed by the core (the pgmap free callback) when its
  * last reference goes; it goes back to its chunk's bitmap. Chunks hold a
@@ -498,35 +500,24 @@ struct page *dmirror_devmem_alloc_large(struct dmirror_device *mdev)
 	return page;
 }
 
-/**
- * dmirror_devmem_evict_range() - move device pages back to system memory
- * @mdev:      the device owning the pages
- * @first_pfn: first pfn of the range, inside one chunk
- * @npages:    length, at most DMIRROR_WINDOW_PAGES
- *
- * Free pages, and pages that are locked or have no reference at this
- * moment, are skipped. A page whose system page cannot be allocated stays.
- * A large device folio moves whole into a system THP: the core cannot
- * split a folio on this path (there is no VMA to split it in), so when no
- * THP can be had the folio stays this time, whole and intact; callers
- * that must empty the range retry (RELEASE, unload).
- *
- * Context: process context, may sleep; no mirror lock held.
- * Return: pages moved.
+/*
+ * One pass of dmirror_devmem_evict_range() with its arrays @src and @dst.
+ * A large folio that stays for want of a system THP is handed back in
+ * @*large, referenced, unless @large is NULL (the first one only; a window
+ * holds at most one). Return: pages moved.
  */
-unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
-					 unsigned long first_pfn,
-					 unsigned long npages)
+static unsigned long dmirror_devmem_evict_pass(struct dmirror_device *mdev,
+					       unsigned long first_pfn,
+					       unsigned long npages,
+					       unsigned long *src,
+					       unsigned long *dst,
+					       struct folio **large)
 {
-	unsigned long *src, *dst, i, moved = 0;
+	unsigned long i, moved = 0;
 
-	src = kcalloc(npages, sizeof(*src), GFP_KERNEL);
-	dst = kcalloc(npages, sizeof(*dst), GFP_KERNEL);
-	if (!src || !dst)
-		goto out;
-
+	memset(dst, 0, npages * sizeof(*dst));
 	if (migrate_device_range(src, first_pfn, npages))
-		goto out;
+		return 0;
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
 		struct page *dpage;
@@ -538,6 +529,10 @@ unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 			nr = folio_nr_pages(page_folio(spage));
 			dpage = dmirror_debugfs_fail_sys_thp() ? NULL :
 				dmirror_alloc_sys_large(NULL, 0);
+			if (!dpage && large && !*large) {
+				*large = page_folio(spage);
+				folio_get(*large);
+			}
 		} else {
 			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN);
 			if (dpage)
@@ -557,6 +552,45 @@ unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 			moved += (dst[i] & DMIRROR_PFN_COMPOUND) ?
 				 DMIRROR_BLOCK_PAGES : 1;
 	migrate_device_finalize(src, dst, npages);
+	return moved;
+}
+
+/**
+ * dmirror_devmem_evict_range() - move device pages back to system memory
+ * @mdev:      the device owning the pages
+ * @first_pfn: first pfn of the range, inside one chunk
+ * @npages:    length, at most DMIRROR_WINDOW_PAGES
+ *
+ * Free pages, and pages that are locked or have no reference at this
+ * moment, are skipped. A page whose system page cannot be allocated stays.
+ * A large device folio moves whole into a system THP. When none can be
+ * had, the folio is split where it is mapped (the core cannot split it on
+ * this path, which has no VMA: DOC: splitting large device folios) and
+ * the range is evicted again, as base pages. A folio that cannot be split
+ * right now (its mappings' mmap_lock or its lock busy) stays this time,
+ * whole and intact; callers that must empty the range retry (RELEASE,
+ * unload).
+ *
+ * Context: process context, may sleep; no mirror lock held.
+ * Return: pages moved.
+ */
+unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
+					 unsigned long first_pfn,
+					 unsigned long npages)
+{
+	struct folio *large = NULL;
+	unsigned long *src, *dst, moved = 0;
+
+	src = kcalloc(npages, sizeof(*src), GFP_KERNEL);
+	dst = kcalloc(npages, sizeof(*dst), GFP_KERNEL);
+	if (!src || !dst)
+		goto out;
+
+	moved = dmirror_devmem_evict_pass(mdev, first_pfn, npages, src, dst,
+					  &large);
+	if (large && dmirror_split_folio(mdev, large))
+		moved += dmirror_devmem_evict_pass(mdev, first_pfn, npages, src,
+						   dst, NULL);
 	atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_EVICTED]);
 	trace_dmirror_evict(mdev->id, first_pfn, npages, moved);
 	dev_dbg(&mdev->dev, "evicted %lu of pfns %#lx+%lu\n", moved, first_pfn,
@@ -633,6 +667,8 @@ int dmirror_devmem_release(struct dmirror_device *mdev, bool wait)
 		spin_lock_irqsave(&mem->lock, flags);
 		mem->chunks[i] = NULL;
 		spin_unlock_irqrestore(&mem->lock, flags);
+		/* A split request may still look at the chunk's pages. */
+		dmirror_split_flush(mdev);
 		dmirror_chunk_destroy(chunk);
 		atomic64_dec(&mdev->stats.val[DMIRROR_STAT_CHUNKS]);
 		dev_dbg(&mdev->dev, "chunk %u released\n", i);
@@ -658,6 +694,7 @@ int dmirror_devmem_init(struct dmirror_device *mdev)
 	int ret;
 
 	spin_lock_init(&mem->lock);
+	dmirror_split_init(mdev);
 	mutex_init(&mem->chunk_lock);
 	mem->max_chunks = devmem_mib / chunk_mib;
 	if (mdev->mtype == HMM_DMIRROR_MEMORY_DEVICE_COHERENT) {

@@ -745,7 +745,8 @@ void dmirror_migrate_evict_mm(struct dmirror *dm)
 /*
  * One migration of a CPU fault: the @nr pages (1, or a whole large folio
  * as a compound unit, with @b) around vmf->address; @base_ok: see
- * dmirror_migrate_to_ram(). Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
+ * dmirror_migrate_to_ram(). A large folio that stays for want of a system
+ * THP is queued for a split. Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
  */
 static vm_fault_t dmirror_migrate_fault_window(struct vm_fault *vmf,
 					       struct dmirror_device *mdev,
@@ -779,6 +780,11 @@ static vm_fault_t dmirror_migrate_fault_window(struct vm_fault *vmf,
 	trace_dmirror_migrate(mdev->id, DMIRROR_TRACE_CPU_FAULT, args.start,
 			      args.end, moved);
 	migrate_vma_finalize(&args);
+	if (st & DMIRROR_ALLOC_SPLIT) {
+		/* Split elsewhere; this fault is retried (see below). */
+		dmirror_split_fault(mdev, vmf);
+		return 0;
+	}
 	return st ? VM_FAULT_OOM : 0;
 }
 
@@ -792,13 +798,15 @@ static vm_fault_t dmirror_migrate_fault_window(struct vm_fault *vmf,
  * the core split the folio after unmapping it. That split only knows this
  * PMD, so it is used only when this PMD is the folio's one mapping (the
  * fault holds the folio lock and mmap_lock: no fork of this mm can add
- * one); a large folio also mapped elsewhere (after fork) without a system
- * THP is VM_FAULT_OOM, and the fault is retried. Splitting it while mapped
- * (as the ioctls do, see DOC: migration) cannot work here: the fault's own
- * reference makes the core's split fail. A page that cannot be migrated
- * right now (busy, racing) is left for the CPU to fault on again.
- * FAIL_ALLOC is not consulted: a device page records its device, not a
- * file.
+ * one). A large folio also mapped elsewhere (after fork) without a system
+ * THP must be split while mapped (as the ioctls do, see DOC: migration),
+ * which cannot happen here: the fault's own reference makes the core's
+ * split fail. The fault queues the split for a work item and returns 0:
+ * the CPU faults again, on the PMD at once while the split is pending,
+ * then on a base page (DOC: splitting large device folios). A page that
+ * cannot be migrated right now (busy, racing) is left for the CPU to fault
+ * on again. FAIL_ALLOC is not consulted: a device page records its device,
+ * not a file.
  *
  * Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
  */
@@ -811,6 +819,9 @@ vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf)
 
 	if (vmf->pte || !folio_test_large(folio))
 		return dmirror_migrate_fault_window(vmf, mdev, 1, NULL, true);
+	/* Hold the folio as briefly as possible while its split is due. */
+	if (dmirror_split_pending(mdev, folio))
+		return 0;
 	b = kvmalloc_obj(*b, GFP_KERNEL);
 	if (!b)
 		return VM_FAULT_OOM;
