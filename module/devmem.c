@@ -501,23 +501,74 @@ struct page *dmirror_devmem_alloc_large(struct dmirror_device *mdev)
 }
 
 /*
- * One pass of dmirror_devmem_evict_range() with its arrays @src and @dst.
- * A large folio that stays for want of a system THP is handed back in
- * @*large, referenced, unless @large is NULL (the first one only; a window
- * holds at most one). Return: pages moved.
+ * The large folio that starts at @pfn and fits in the @npages from there,
+ * referenced, or NULL. Large folios start on block boundaries, so the
+ * page at @pfn is either such a folio's head or not part of one.
  */
-static unsigned long dmirror_devmem_evict_pass(struct dmirror_device *mdev,
-					       unsigned long first_pfn,
-					       unsigned long npages,
-					       unsigned long *src,
-					       unsigned long *dst,
-					       struct folio **large)
+static struct folio *dmirror_devmem_large_at(unsigned long pfn,
+					     unsigned long npages)
 {
-	unsigned long i, moved = 0;
+	struct folio *folio = page_folio(pfn_to_page(pfn));
 
-	memset(dst, 0, npages * sizeof(*dst));
+	if (folio_pfn(folio) != pfn || !folio_try_get(folio))
+		return NULL;
+	if (!folio_test_large(folio) || folio_nr_pages(folio) > npages) {
+		folio_put(folio);
+		return NULL;
+	}
+	return folio;
+}
+
+/* A locked system THP for eviction, unless fail_sys_thp refuses it. */
+static struct page *dmirror_devmem_sys_thp(void)
+{
+	if (dmirror_debugfs_fail_sys_thp())
+		return NULL;
+	return dmirror_alloc_sys_large(NULL, 0);
+}
+
+/**
+ * dmirror_devmem_evict_range() - move device pages back to system memory
+ * @mdev:      the device owning the pages
+ * @first_pfn: first pfn of the range, inside one chunk
+ * @npages:    length, at most DMIRROR_WINDOW_PAGES
+ *
+ * Free pages, and pages that are locked or have no reference at this
+ * moment, are skipped. A page whose system page cannot be allocated stays.
+ * A large device folio moves whole into a system THP, allocated before
+ * the folio is unmapped. When none can be had, the folio is split first,
+ * where it is mapped (the core cannot split it on this path, which has no
+ * VMA: DOC: splitting large device folios), and its base pages are
+ * evicted. A folio that cannot be split right now (a lock it needs is
+ * busy) stays this time, whole, mapped and intact; callers that must
+ * empty the range retry (RELEASE, unload).
+ *
+ * Context: process context, may sleep; no mirror lock held.
+ * Return: pages moved.
+ */
+unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
+					 unsigned long first_pfn,
+					 unsigned long npages)
+{
+	unsigned long *src = NULL, *dst = NULL, i, moved = 0;
+	struct page *thp = NULL;
+	struct folio *large;
+
+	large = dmirror_devmem_large_at(first_pfn, npages);
+	if (large) {
+		thp = dmirror_devmem_sys_thp();
+		if (thp)
+			folio_put(large);
+		else if (!dmirror_split_folio(mdev, large))
+			goto out;
+	}
+	src = kcalloc(npages, sizeof(*src), GFP_KERNEL);
+	dst = kcalloc(npages, sizeof(*dst), GFP_KERNEL);
+	if (!src || !dst)
+		goto out;
+
 	if (migrate_device_range(src, first_pfn, npages))
-		return 0;
+		goto out;
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
 		struct page *dpage;
@@ -527,12 +578,9 @@ static unsigned long dmirror_devmem_evict_pass(struct dmirror_device *mdev,
 			continue;
 		if (src[i] & DMIRROR_PFN_COMPOUND) {
 			nr = folio_nr_pages(page_folio(spage));
-			dpage = dmirror_debugfs_fail_sys_thp() ? NULL :
-				dmirror_alloc_sys_large(NULL, 0);
-			if (!dpage && large && !*large) {
-				*large = page_folio(spage);
-				folio_get(*large);
-			}
+			/* The one allocated above, else a new one. */
+			dpage = thp ?: dmirror_devmem_sys_thp();
+			thp = NULL;
 		} else {
 			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN);
 			if (dpage)
@@ -552,50 +600,15 @@ static unsigned long dmirror_devmem_evict_pass(struct dmirror_device *mdev,
 			moved += (dst[i] & DMIRROR_PFN_COMPOUND) ?
 				 DMIRROR_BLOCK_PAGES : 1;
 	migrate_device_finalize(src, dst, npages);
-	return moved;
-}
-
-/**
- * dmirror_devmem_evict_range() - move device pages back to system memory
- * @mdev:      the device owning the pages
- * @first_pfn: first pfn of the range, inside one chunk
- * @npages:    length, at most DMIRROR_WINDOW_PAGES
- *
- * Free pages, and pages that are locked or have no reference at this
- * moment, are skipped. A page whose system page cannot be allocated stays.
- * A large device folio moves whole into a system THP. When none can be
- * had, the folio is split where it is mapped (the core cannot split it on
- * this path, which has no VMA: DOC: splitting large device folios) and
- * the range is evicted again, as base pages. A folio that cannot be split
- * right now (its mappings' mmap_lock or its lock busy) stays this time,
- * whole and intact; callers that must empty the range retry (RELEASE,
- * unload).
- *
- * Context: process context, may sleep; no mirror lock held.
- * Return: pages moved.
- */
-unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
-					 unsigned long first_pfn,
-					 unsigned long npages)
-{
-	struct folio *large = NULL;
-	unsigned long *src, *dst, moved = 0;
-
-	src = kcalloc(npages, sizeof(*src), GFP_KERNEL);
-	dst = kcalloc(npages, sizeof(*dst), GFP_KERNEL);
-	if (!src || !dst)
-		goto out;
-
-	moved = dmirror_devmem_evict_pass(mdev, first_pfn, npages, src, dst,
-					  &large);
-	if (large && dmirror_split_folio(mdev, large))
-		moved += dmirror_devmem_evict_pass(mdev, first_pfn, npages, src,
-						   dst, NULL);
 	atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_EVICTED]);
 	trace_dmirror_evict(mdev->id, first_pfn, npages, moved);
 	dev_dbg(&mdev->dev, "evicted %lu of pfns %#lx+%lu\n", moved, first_pfn,
 		npages);
 out:
+	if (thp) {
+		unlock_page(thp);
+		put_page(thp);
+	}
 	kfree(src);
 	kfree(dst);
 	return moved;

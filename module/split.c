@@ -39,16 +39,25 @@
  *   busy or whose mapping went away leaves others to try.
  * - When: a moment when nobody but the mappings holds a reference to the
  *   folio, or its lock: the split compares the reference count with the
- *   mapping count. Eviction (devmem.c) holds neither once it has put the
- *   folio back with migrate_device_finalize(), and splits right away
- *   (dmirror_split_folio()). A CPU fault on the folio's PMD holds both for
- *   as long as dmirror_migrate_to_ram() runs, so the fault cannot split it
- *   itself: it queues a request (dmirror_split_fault(), its own mapping
- *   first) and returns 0, so that the fault is retried; while the request
- *   is pending, dmirror_split_pending() lets the retried fault return at
- *   once, holding the folio only for a moment. A work item, which holds
- *   nothing of the folio, performs the request; the next retry finds base
- *   pages and moves one.
+ *   mapping count. Eviction (devmem.c) finds the folio at the start of a
+ *   block before it unmaps anything and, if no system THP can be had,
+ *   drops its reference and splits it right away (dmirror_split_folio()).
+ *   A CPU fault on the folio's PMD holds both for as long as
+ *   dmirror_migrate_to_ram() runs, so the fault cannot split it itself:
+ *   it queues a request (dmirror_split_fault(), its own mapping first) and
+ *   returns 0, so that the fault is retried; while the request is pending,
+ *   dmirror_split_pending() lets the retried fault return at once, holding
+ *   the folio only for a moment. A work item, which holds nothing of the
+ *   folio, performs the request; the next retry finds base pages and
+ *   moves one.
+ *
+ * Both look for a system THP before they unmap the folio whole, and do
+ * not unmap it when there is none: besides being useless, that would
+ * leave PMD migration entries in every mapping for a while, and the 7.3
+ * core zaps a PMD migration entry of a device-private folio as if it
+ * were a mapping (zap_huge_pmd_folio() removes an rmap and a reference
+ * the entry does not hold), so a process exiting meanwhile corrupts the
+ * folio's counts.
  *
  * Locks: mmap_lock is only ever trylocked here (mmap_read_trylock()). An
  * evicting caller may hold page locks or its own mm's mmap_lock; a task
