@@ -8,6 +8,7 @@
 #include <linux/mmap_lock.h>
 #include <linux/rbtree.h>
 #include <linux/rmap.h>
+#include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
@@ -102,8 +103,10 @@ static void dmirror_split_drop(struct dmirror_split_req *req)
 }
 
 /*
- * Add to @req the mappings of @folio, read from its anon_vma.
- * Context: @folio locked and referenced; does not sleep.
+ * Add to @req the mappings of @folio, read from its anon_vma (every VMA
+ * linked to it is looked at: as many as the processes that forked from
+ * its owner, each VMA at most once).
+ * Context: @folio locked and referenced; may sleep.
  */
 static void dmirror_split_find(struct folio *folio,
 			       struct dmirror_split_req *req)
@@ -128,6 +131,7 @@ static void dmirror_split_find(struct folio *folio,
 		if (lo <= hi)
 			dmirror_split_add(req, vma->vm_mm, vma->vm_start +
 					  ((lo - vma->vm_pgoff) << PAGE_SHIFT));
+		cond_resched();
 	}
 	dmirror_anon_vma_unlock(anon_vma);
 }
