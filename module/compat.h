@@ -16,6 +16,7 @@
 #include <linux/memremap.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
+#include <linux/rcupdate.h>
 #include <linux/rmap.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
@@ -147,6 +148,37 @@ static inline struct page *dmirror_alloc_sys_large(struct vm_area_struct *vma,
 	folio_lock(folio);
 	return folio_page(folio, 0);
 }
+
+/*
+ * Read-lock the anon_vma of @folio (locked, anonymous) while the folio is
+ * mapped, without sleeping: what the core's rmap walk does before it
+ * visits a folio's mappings, in its trylock form. Holding the root's lock
+ * with the folio still mapped keeps the anon_vma alive. Return: the
+ * anon_vma, to give to dmirror_anon_vma_unlock(), or NULL (not mapped,
+ * not anonymous, or the lock is busy).
+ */
+static inline struct anon_vma *dmirror_folio_anon_vma_trylock(struct folio *folio)
+{
+	unsigned long mapping;
+	struct anon_vma *anon_vma = NULL, *root;
+
+	rcu_read_lock();
+	mapping = (unsigned long)READ_ONCE(folio->mapping);
+	if ((mapping & FOLIO_MAPPING_FLAGS) != FOLIO_MAPPING_ANON ||
+	    !folio_mapped(folio))
+		goto out;
+	anon_vma = (struct anon_vma *)(mapping - FOLIO_MAPPING_ANON);
+	root = READ_ONCE(anon_vma->root);
+	if (!down_read_trylock(&root->rwsem)) {
+		anon_vma = NULL;
+	} else if (!folio_mapped(folio)) {
+		up_read(&root->rwsem);
+		anon_vma = NULL;
+	}
+out:
+	rcu_read_unlock();
+	return anon_vma;
+}
 #else
 #define DMIRROR_PFN_COMPOUND		0UL
 #define DMIRROR_SELECT_COMPOUND		0
@@ -172,7 +204,19 @@ static inline struct page *dmirror_alloc_sys_large(struct vm_area_struct *vma,
 {
 	return NULL;
 }
+
+/* Only large device folios are ever looked up by their mappings. */
+static inline struct anon_vma *dmirror_folio_anon_vma_trylock(struct folio *folio)
+{
+	return NULL;
+}
 #endif
+
+/* Undo a successful dmirror_folio_anon_vma_trylock(). */
+static inline void dmirror_anon_vma_unlock(struct anon_vma *anon_vma)
+{
+	up_read(&anon_vma->root->rwsem);
+}
 
 /*
  * The page hmm_range_fault() reports for the address @addr of its range.

@@ -45,7 +45,9 @@
  * the page is handed out again; the core's pfn-range walk
  * (migrate_device_range) would take that stale head for a whole block and
  * skip the block, so the base allocator hands out such a block's head
- * before any other page of it (@large_stale).
+ * before any other page of it (@large_stale). Eviction moves a large folio
+ * into a system THP, or, when none can be had, splits it where it is
+ * mapped and evicts the base pages (DOC: splitting large device folios).
  *
  * A device page is freed by the core (the pgmap free callback) when its
  * last reference goes; it goes back to its chunk's bitmap. Chunks hold a
@@ -498,6 +500,33 @@ struct page *dmirror_devmem_alloc_large(struct dmirror_device *mdev)
 	return page;
 }
 
+/*
+ * The large folio that starts at @pfn and fits in the @npages from there,
+ * referenced, or NULL. Large folios start on block boundaries, so the
+ * page at @pfn is either such a folio's head or not part of one.
+ */
+static struct folio *dmirror_devmem_large_at(unsigned long pfn,
+					     unsigned long npages)
+{
+	struct folio *folio = page_folio(pfn_to_page(pfn));
+
+	if (folio_pfn(folio) != pfn || !folio_try_get(folio))
+		return NULL;
+	if (!folio_test_large(folio) || folio_nr_pages(folio) > npages) {
+		folio_put(folio);
+		return NULL;
+	}
+	return folio;
+}
+
+/* A locked system THP for eviction, unless fail_sys_thp refuses it. */
+static struct page *dmirror_devmem_sys_thp(void)
+{
+	if (dmirror_debugfs_fail_sys_thp())
+		return NULL;
+	return dmirror_alloc_sys_large(NULL, 0);
+}
+
 /**
  * dmirror_devmem_evict_range() - move device pages back to system memory
  * @mdev:      the device owning the pages
@@ -506,10 +535,13 @@ struct page *dmirror_devmem_alloc_large(struct dmirror_device *mdev)
  *
  * Free pages, and pages that are locked or have no reference at this
  * moment, are skipped. A page whose system page cannot be allocated stays.
- * A large device folio moves whole into a system THP: the core cannot
- * split a folio on this path (there is no VMA to split it in), so when no
- * THP can be had the folio stays this time, whole and intact; callers
- * that must empty the range retry (RELEASE, unload).
+ * A large device folio moves whole into a system THP, allocated before
+ * the folio is unmapped. When none can be had, the folio is split first,
+ * where it is mapped (the core cannot split it on this path, which has no
+ * VMA: DOC: splitting large device folios), and its base pages are
+ * evicted. A folio that cannot be split right now (a lock it needs is
+ * busy) stays this time, whole, mapped and intact; callers that must
+ * empty the range retry (RELEASE, unload).
  *
  * Context: process context, may sleep; no mirror lock held.
  * Return: pages moved.
@@ -518,8 +550,18 @@ unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 					 unsigned long first_pfn,
 					 unsigned long npages)
 {
-	unsigned long *src, *dst, i, moved = 0;
+	unsigned long *src = NULL, *dst = NULL, i, moved = 0;
+	struct page *thp = NULL;
+	struct folio *large;
 
+	large = dmirror_devmem_large_at(first_pfn, npages);
+	if (large) {
+		thp = dmirror_devmem_sys_thp();
+		if (thp)
+			folio_put(large);
+		else if (!dmirror_split_folio(mdev, large))
+			goto out;
+	}
 	src = kcalloc(npages, sizeof(*src), GFP_KERNEL);
 	dst = kcalloc(npages, sizeof(*dst), GFP_KERNEL);
 	if (!src || !dst)
@@ -536,7 +578,9 @@ unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 			continue;
 		if (src[i] & DMIRROR_PFN_COMPOUND) {
 			nr = folio_nr_pages(page_folio(spage));
-			dpage = dmirror_alloc_sys_large(NULL, 0);
+			/* The one allocated above, else a new one. */
+			dpage = thp ?: dmirror_devmem_sys_thp();
+			thp = NULL;
 		} else {
 			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN);
 			if (dpage)
@@ -561,6 +605,10 @@ unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 	dev_dbg(&mdev->dev, "evicted %lu of pfns %#lx+%lu\n", moved, first_pfn,
 		npages);
 out:
+	if (thp) {
+		unlock_page(thp);
+		put_page(thp);
+	}
 	kfree(src);
 	kfree(dst);
 	return moved;
@@ -632,6 +680,8 @@ int dmirror_devmem_release(struct dmirror_device *mdev, bool wait)
 		spin_lock_irqsave(&mem->lock, flags);
 		mem->chunks[i] = NULL;
 		spin_unlock_irqrestore(&mem->lock, flags);
+		/* A split request may still look at the chunk's pages. */
+		dmirror_split_flush(mdev);
 		dmirror_chunk_destroy(chunk);
 		atomic64_dec(&mdev->stats.val[DMIRROR_STAT_CHUNKS]);
 		dev_dbg(&mdev->dev, "chunk %u released\n", i);
@@ -657,6 +707,7 @@ int dmirror_devmem_init(struct dmirror_device *mdev)
 	int ret;
 
 	spin_lock_init(&mem->lock);
+	dmirror_split_init(mdev);
 	mutex_init(&mem->chunk_lock);
 	mem->max_chunks = devmem_mib / chunk_mib;
 	if (mdev->mtype == HMM_DMIRROR_MEMORY_DEVICE_COHERENT) {

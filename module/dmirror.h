@@ -17,6 +17,7 @@
 #include <linux/mutex.h>
 #include <linux/string.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include "compat.h"
@@ -68,6 +69,12 @@
  *    reclaim, so nothing under it may allocate with reclaim, take
  *    mmap_lock, lock a page or touch user memory.
  * 9. dmirror_devmem.lock (a spinlock, irq-safe): free bitmaps and counts.
+ * 10. dmirror_split_queue.lock (a spinlock): split requests; innermost.
+ *
+ * split.c takes an mmap_lock only with mmap_read_trylock(), so it may run
+ * where waiting for one would break the order above (under page locks, or
+ * another mm's mmap_lock); it read-trylocks the anon_vma of a folio it
+ * holds locked, as the kernel's rmap walk does.
  */
 
 /* Number of device nodes the module can create: 2 private + 2 coherent. */
@@ -174,6 +181,39 @@ struct dmirror_chunk {
 	bool coherent;
 };
 
+/* Mappings of one large device folio a split request remembers. */
+#define DMIRROR_SPLIT_WAYS	4
+/* Split requests of CPU faults a device keeps at once. */
+#define DMIRROR_SPLIT_SLOTS	8
+
+/**
+ * struct dmirror_split_req - where a large device folio can be split
+ * @pfn:  its first pfn; 0 for a free slot
+ * @busy: being performed by the work item
+ * @nr:   entries used in @mm and @addr
+ * @mm:   address spaces that map it (mmgrab() references)
+ * @addr: an address of one of its pages in each
+ */
+struct dmirror_split_req {
+	unsigned long pfn;
+	bool busy;
+	unsigned int nr;
+	struct mm_struct *mm[DMIRROR_SPLIT_WAYS];
+	unsigned long addr[DMIRROR_SPLIT_WAYS];
+};
+
+/**
+ * struct dmirror_split_queue - splits that CPU faults asked for (split.c)
+ * @lock: protects @req
+ * @req:  the requests
+ * @work: performs them
+ */
+struct dmirror_split_queue {
+	spinlock_t lock;		/* @req */
+	struct dmirror_split_req req[DMIRROR_SPLIT_SLOTS];
+	struct work_struct work;
+};
+
 /**
  * struct dmirror_devmem - the device memory of one device (devmem.c)
  * @lock:       protects the chunks' bitmaps, blocks and counts, @chunks
@@ -182,6 +222,7 @@ struct dmirror_chunk {
  * @chunks:     the chunks, NULL where none
  * @max_chunks: capacity in chunks
  * @stamp:      allocation clock for the blocks' ages
+ * @split:      large device folios CPU faults want split (split.c)
  */
 struct dmirror_devmem {
 	spinlock_t lock;		/* bitmaps, blocks, @chunks slots */
@@ -189,6 +230,7 @@ struct dmirror_devmem {
 	struct dmirror_chunk *chunks[DMIRROR_MAX_CHUNKS];
 	unsigned int max_chunks;
 	u64 stamp;
+	struct dmirror_split_queue split;
 };
 
 /**
@@ -304,6 +346,7 @@ int dmirror_debugfs_init(void);
 void dmirror_debugfs_exit(void);
 void dmirror_debugfs_add_device(struct dmirror_device *mdev);
 void dmirror_debugfs_add_mm(struct dmirror_mm *dmm);
+bool dmirror_debugfs_fail_sys_thp(void);
 
 /* mm.c */
 struct dmirror_mm *dmirror_mm_get(struct mm_struct *mm);
@@ -343,6 +386,13 @@ struct page *dmirror_devmem_alloc_large(struct dmirror_device *mdev);
 unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 					 unsigned long first_pfn,
 					 unsigned long npages);
+
+/* split.c */
+void dmirror_split_init(struct dmirror_device *mdev);
+void dmirror_split_flush(struct dmirror_device *mdev);
+bool dmirror_split_folio(struct dmirror_device *mdev, struct folio *folio);
+bool dmirror_split_pending(struct dmirror_device *mdev, struct folio *folio);
+void dmirror_split_fault(struct dmirror_device *mdev, struct vm_fault *vmf);
 
 /* migrate.c */
 int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);

@@ -503,17 +503,41 @@ static unsigned long dmirror_migrate_bulk_sys(struct migrate_vma *args,
 }
 
 /*
+ * A locked system THP for a large source at @addr of @vma: *@thp if the
+ * caller allocated one (@thp may be NULL; taken, *@thp becomes NULL),
+ * else a new one unless @dm's FAIL_ALLOC (consumed) or the fail_sys_thp
+ * hook refuses it. Return: its head page, or NULL.
+ */
+static struct page *dmirror_migrate_sys_thp(struct dmirror *dm,
+					    struct vm_area_struct *vma,
+					    unsigned long addr,
+					    struct page **thp)
+{
+	struct page *page = thp ? *thp : NULL;
+
+	if (page) {
+		*thp = NULL;
+		return page;
+	}
+	if ((dm && dmirror_migrate_fail_alloc(dm)) ||
+	    dmirror_debugfs_fail_sys_thp())
+		return NULL;
+	return dmirror_alloc_sys_large(vma, addr);
+}
+
+/*
  * Allocate system memory for the selected device pages of one window and
  * copy. @dm (NULL for eviction) is the file whose FAIL_ALLOC applies; @b
  * holds the page lists of a window (NULL: a window of one page). A large
- * device folio without a system THP gets base pages if @base_ok, else it
+ * device folio gets *@thp if given (see dmirror_migrate_sys_thp()), else
+ * a new system THP; without one it gets base pages if @base_ok, else it
  * stays (DMIRROR_ALLOC_SPLIT).
  * Return: DMIRROR_ALLOC_* flags.
  */
 static unsigned int dmirror_migrate_alloc_sys(struct dmirror *dm,
 					      struct migrate_vma *args,
 					      struct dmirror_migrate_buf *b,
-					      bool base_ok)
+					      bool base_ok, struct page **thp)
 {
 	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
 	struct page *one_src, *one_dst;
@@ -539,8 +563,7 @@ static unsigned int dmirror_migrate_alloc_sys(struct dmirror *dm,
 		if (args->src[i] & DMIRROR_PFN_COMPOUND) {
 			nr = min_t(unsigned long, npages - i,
 				   folio_nr_pages(page_folio(spage)));
-			if (!dm || !dmirror_migrate_fail_alloc(dm))
-				dpage = dmirror_alloc_sys_large(args->vma, addr);
+			dpage = dmirror_migrate_sys_thp(dm, args->vma, addr, thp);
 			if (dpage) {
 				for (j = 0; j < nr; j++) {
 					sp[k] = spage + j;
@@ -622,7 +645,7 @@ static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 		}
 		if (args.cpages)
 			dmirror_migrate_forget(mdev, mm, &args);
-		st = dmirror_migrate_alloc_sys(dm, &args, b, false);
+		st = dmirror_migrate_alloc_sys(dm, &args, b, false, NULL);
 		migrate_vma_pages(&args);
 		*moved += dmirror_migrate_count(&args);
 		migrate_vma_finalize(&args);
@@ -743,14 +766,16 @@ void dmirror_migrate_evict_mm(struct dmirror *dm)
 
 /*
  * One migration of a CPU fault: the @nr pages (1, or a whole large folio
- * as a compound unit, with @b) around vmf->address; @base_ok: see
- * dmirror_migrate_to_ram(). Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
+ * as a compound unit, with @b) around vmf->address; @base_ok and @thp:
+ * see dmirror_migrate_to_ram(). A large folio that stays for want of a
+ * system THP is queued for a split.
+ * Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
  */
 static vm_fault_t dmirror_migrate_fault_window(struct vm_fault *vmf,
 					       struct dmirror_device *mdev,
 					       unsigned long nr,
 					       struct dmirror_migrate_buf *b,
-					       bool base_ok)
+					       bool base_ok, struct page **thp)
 {
 	unsigned long one_src = 0, one_dst = 0, moved;
 	struct migrate_vma args = {
@@ -771,13 +796,18 @@ static vm_fault_t dmirror_migrate_fault_window(struct vm_fault *vmf,
 		return VM_FAULT_SIGBUS;
 	if (args.cpages)
 		dmirror_migrate_forget(mdev, vmf->vma->vm_mm, &args);
-	st = dmirror_migrate_alloc_sys(NULL, &args, b, base_ok);
+	st = dmirror_migrate_alloc_sys(NULL, &args, b, base_ok, thp);
 	migrate_vma_pages(&args);
 	moved = dmirror_migrate_count(&args);
 	atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_CPU_FAULTS]);
 	trace_dmirror_migrate(mdev->id, DMIRROR_TRACE_CPU_FAULT, args.start,
 			      args.end, moved);
 	migrate_vma_finalize(&args);
+	if (st & DMIRROR_ALLOC_SPLIT) {
+		/* Split elsewhere; this fault is retried (see below). */
+		dmirror_split_fault(mdev, vmf);
+		return 0;
+	}
 	return st ? VM_FAULT_OOM : 0;
 }
 
@@ -791,13 +821,16 @@ static vm_fault_t dmirror_migrate_fault_window(struct vm_fault *vmf,
  * the core split the folio after unmapping it. That split only knows this
  * PMD, so it is used only when this PMD is the folio's one mapping (the
  * fault holds the folio lock and mmap_lock: no fork of this mm can add
- * one); a large folio also mapped elsewhere (after fork) without a system
- * THP is VM_FAULT_OOM, and the fault is retried. Splitting it while mapped
- * (as the ioctls do, see DOC: migration) cannot work here: the fault's own
- * reference makes the core's split fail. A page that cannot be migrated
- * right now (busy, racing) is left for the CPU to fault on again.
- * FAIL_ALLOC is not consulted: a device page records its device, not a
- * file.
+ * one). A large folio also mapped elsewhere (after fork) needs a system
+ * THP, allocated before anything is unmapped, or else a split while it is
+ * mapped (as the ioctls do, see DOC: migration), which cannot happen here:
+ * the fault's own reference makes the core's split fail. The fault queues
+ * the split for a work item and returns 0, without having unmapped the
+ * folio: the CPU faults again, on the PMD at once while the split is
+ * pending, then on a base page (DOC: splitting large device folios). A
+ * page that cannot be migrated right now (busy, racing) is left for the
+ * CPU to fault on again. FAIL_ALLOC is not consulted: a device page
+ * records its device, not a file.
  *
  * Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
  */
@@ -806,15 +839,37 @@ vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf)
 	struct dmirror_device *mdev = dmirror_page_owner(vmf->page);
 	struct folio *folio = page_folio(vmf->page);
 	struct dmirror_migrate_buf *b;
+	struct page *thp = NULL;
 	vm_fault_t ret;
+	bool once;
 
 	if (vmf->pte || !folio_test_large(folio))
-		return dmirror_migrate_fault_window(vmf, mdev, 1, NULL, true);
+		return dmirror_migrate_fault_window(vmf, mdev, 1, NULL, true,
+						    NULL);
+	/* Hold the folio as briefly as possible while its split is due. */
+	if (dmirror_split_pending(mdev, folio))
+		return 0;
+	once = dmirror_large_mapped_once(folio);
+	if (!once) {
+		thp = dmirror_migrate_sys_thp(NULL, vmf->vma,
+					      vmf->address & PMD_MASK,
+					      NULL);
+		if (!thp) {
+			dmirror_split_fault(mdev, vmf);
+			return 0;
+		}
+	}
 	b = kvmalloc_obj(*b, GFP_KERNEL);
-	if (!b)
-		return VM_FAULT_OOM;
-	ret = dmirror_migrate_fault_window(vmf, mdev, folio_nr_pages(folio), b,
-					   dmirror_large_mapped_once(folio));
+	if (b)
+		ret = dmirror_migrate_fault_window(vmf, mdev,
+						   folio_nr_pages(folio), b,
+						   once, &thp);
+	else
+		ret = VM_FAULT_OOM;
 	kvfree(b);
+	if (thp) {
+		unlock_page(thp);
+		put_page(thp);
+	}
 	return ret;
 }

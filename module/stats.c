@@ -19,6 +19,9 @@
  *                                 device in it ("<tgid>.<n>" if taken)
  *   mm/<tgid>/nonblock_selftest   write 1: check the non-blockable
  *                                 invalidation path on the mm's mirrors
+ *   fail_sys_thp                  test hook (root only): while Y, every
+ *                                 system THP the module asks for is
+ *                                 refused, as if none could be allocated
  *
  * A stats file has one "name value" line per counter. The files point at
  * counters embedded in the device or dmirror_mm; each directory is removed
@@ -45,6 +48,18 @@ static const char * const dmirror_stat_names[DMIRROR_NR_STATS] = {
 static struct dentry *dmirror_debugfs_root;
 static struct dentry *dmirror_debugfs_mm_dir;
 static atomic_t dmirror_mm_seq = ATOMIC_INIT(0);
+static bool dmirror_fail_sys_thp;
+
+/**
+ * dmirror_debugfs_fail_sys_thp() - whether the fail_sys_thp test hook is set
+ *
+ * Context: any.
+ * Return: true while system THP allocations are to fail.
+ */
+bool dmirror_debugfs_fail_sys_thp(void)
+{
+	return READ_ONCE(dmirror_fail_sys_thp);
+}
 
 /**
  * dmirror_stat_add() - count @n events against @dm's device and mm
@@ -164,6 +179,8 @@ int dmirror_debugfs_init(void)
 {
 	dmirror_debugfs_root = debugfs_create_dir("hmm_dmirror", NULL);
 	dmirror_debugfs_mm_dir = debugfs_create_dir("mm", dmirror_debugfs_root);
+	debugfs_create_bool("fail_sys_thp", 0600, dmirror_debugfs_root,
+			    &dmirror_fail_sys_thp);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dmirror_hold NPAGES: leave NPAGES on /dev/hmm_dmirror0 with no file open.
+ * dmirror_hold NPAGES [thp]: leave NPAGES on /dev/hmm_dmirror0 with no file
+ * open; with "thp", in PMD-aligned THPs (NPAGES a multiple of 512).
  *
  * The parent migrates a patterned buffer to the device and forks; the child
  * closes its copy of the descriptor and waits. The parent exits, so its
@@ -20,6 +21,21 @@ static unsigned char pattern(unsigned long i)
 	return (unsigned char)(i * 31 + 7);
 }
 
+/* @size bytes of anonymous memory, PMD-aligned and THP-backed if possible. */
+static unsigned char *map_thp(unsigned long size)
+{
+	unsigned long pmd = 2UL << 20, a;
+	unsigned char *p;
+
+	p = mmap(NULL, size + pmd, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return p;
+	a = ((uintptr_t)p + pmd - 1) & ~(pmd - 1);
+	madvise((void *)a, size, MADV_HUGEPAGE);
+	return (unsigned char *)a;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long npages, i, size;
@@ -29,13 +45,16 @@ int main(int argc, char **argv)
 	char c;
 	pid_t pid;
 
-	if (argc != 2)
+	if (argc != 2 && (argc != 3 || strcmp(argv[2], "thp")))
 		return 2;
 	npages = strtoul(argv[1], NULL, 0);
 	size = npages * 4096;
 	fd = dmirror_open_dev(0);
-	buf = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (argc == 3)
+		buf = map_thp(size);
+	else
+		buf = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	out = malloc(size);
 	if (fd < 0 || buf == MAP_FAILED || !out || pipe(sync))
 		return 2;

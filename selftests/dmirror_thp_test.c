@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <linux/types.h>
 
 #include "kselftest_harness.h"
 #include "dmirror_test_util.h"
@@ -33,6 +34,23 @@
 #define SNAP_DEV_PMD_RW	(SNAP_DEV_RW | HMM_DMIRROR_PROT_PMD)
 
 #define NO_LARGE	"kernel lacks compound device-private migration"
+
+/* The module's test hook: while 1, no system THP can be had. */
+#define FAIL_SYS_THP	DMIRROR_DEBUGFS "/fail_sys_thp"
+
+/* Set the fail_sys_thp hook to @on; 0 or -errno. */
+static int fail_sys_thp(int on)
+{
+	int fd, ret = 0;
+
+	fd = open(FAIL_SYS_THP, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, on ? "1" : "0", 1) != 1)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
 
 /* Whether the module migrates THPs as large device folios. */
 static int have_large(void)
@@ -214,10 +232,13 @@ FIXTURE_SETUP(thp)
 	self->large = have_large();
 	self->out = out_buf(2 * HPAGE);
 	ASSERT_NE(NULL, self->out);
+	/* A test killed on its timeout leaves the hook set. */
+	fail_sys_thp(0);
 }
 
 FIXTURE_TEARDOWN(thp)
 {
+	fail_sys_thp(0);
 	free(self->out);
 	EXPECT_EQ(0, close(self->fd));
 }
@@ -730,6 +751,277 @@ TEST_F(thp, release_evicts_thp)
 	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_SYS_PMD_RW));
 	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x1d));
 	munmap(p, HPAGE);
+}
+
+/*
+ * A THP at @p holding pattern @seed, migrated to the device as one device
+ * PMD. Return: 0, 1 when no THP could be allocated (SKIP), -1 on failure.
+ */
+static int device_thp(int fd, char *p, unsigned char *out, unsigned int seed)
+{
+	struct hmm_dmirror_cmd cmd;
+
+	if (!populate_thp(fd, p, seed))
+		return 1;
+	if (to_dev(fd, p, out, HPAGE_PAGES, &cmd) || cmd.cpages != HPAGE_PAGES)
+		return -1;
+	return snap_find(fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW) == -1 ? 0 : -1;
+}
+
+/*
+ * Large: RELEASE while no system THP can be had: the device THP is split
+ * where it is mapped and evicted as 512 base pages, data intact (before:
+ * the folio stayed, RELEASE failed with -EBUSY).
+ */
+TEST_F(thp, release_no_sys_thp)
+{
+	long long e0 = dmirror_dev_stat(0, "evicted_pages");
+	struct hmm_dmirror_cmd cmd;
+	char *p;
+	int ret;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	ret = device_thp(self->fd, p, self->out, 0x21);
+	if (ret > 0)
+		SKIP(return, "no THP could be allocated");
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, fail_sys_thp(1));
+	EXPECT_EQ(0, range_ioctl(self->fd, HMM_DMIRROR_RELEASE, p, NULL, 1,
+				 &cmd));
+	EXPECT_EQ(0, fail_sys_thp(0));
+	EXPECT_LE(e0 + (long long)HPAGE_PAGES,
+		  dmirror_dev_stat(0, "evicted_pages"));
+	EXPECT_EQ(0, dmirror_dev_stat(0, "resident_pages"));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES,
+				 HMM_DMIRROR_PROT_WRITE));
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x21));
+	munmap(p, HPAGE);
+}
+
+/*
+ * Large: the same with the device THP also mapped by a child (fork): the
+ * split converts both mappings, and both keep their data.
+ */
+TEST_F(thp, release_no_sys_thp_shared)
+{
+	struct hmm_dmirror_cmd cmd;
+	int ctl[2], ret;
+	pid_t pid;
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	ret = device_thp(self->fd, p, self->out, 0x22);
+	if (ret > 0)
+		SKIP(return, "no THP could be allocated");
+	ASSERT_EQ(0, ret);
+	pid = fork_sharer(p, 0x22, ctl);
+	ASSERT_GE(pid, 0);
+	ASSERT_EQ(0, fail_sys_thp(1));
+	EXPECT_EQ(0, range_ioctl(self->fd, HMM_DMIRROR_RELEASE, p, NULL, 1,
+				 &cmd));
+	EXPECT_EQ(0, fail_sys_thp(0));
+	EXPECT_EQ(0, dmirror_dev_stat(0, "resident_pages"));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES,
+				 HMM_DMIRROR_PROT_READ));
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x22));
+	EXPECT_EQ(0, join_sharer(pid, ctl));
+	munmap(p, HPAGE);
+}
+
+/*
+ * A device THP at @p shared with a child (fork_sharer()) while no system
+ * THP can be had: the setup of the CPU-access tests below.
+ * Return: 0, 1 to SKIP, -1 on failure.
+ */
+static int shared_device_thp(int fd, char *p, unsigned char *out,
+			     unsigned int seed, pid_t *pid, int ctl[2])
+{
+	int ret = device_thp(fd, p, out, seed);
+
+	if (ret)
+		return ret;
+	*pid = fork_sharer(p, seed, ctl);
+	if (*pid < 0)
+		return -1;
+	return fail_sys_thp(1) ? -1 : 0;
+}
+
+/*
+ * Large: the CPU reads a device THP that a child also maps while no
+ * system THP can be had: the fault makes progress (the folio is split,
+ * then base pages come back) and reads the right bytes; the child keeps
+ * its copy (before: VM_FAULT_OOM forever, the test timed out).
+ */
+TEST_F_TIMEOUT(thp, fault_no_sys_thp_shared, 60)
+{
+	int ctl[2], ret;
+	pid_t pid;
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	ret = shared_device_thp(self->fd, p, self->out, 0x23, &pid, ctl);
+	if (ret > 0)
+		SKIP(return, "no THP could be allocated");
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ(-1L, pat_find(p + 100 * PG, 100, 1, 0x23));
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x23));
+	EXPECT_EQ(0, fail_sys_thp(0));
+	EXPECT_EQ(0, join_sharer(pid, ctl));
+	munmap(p, HPAGE);
+}
+
+/*
+ * Large: read(2) into such a THP: the kernel's copy to user memory faults
+ * on the device PMD and must complete (before: -EFAULT).
+ */
+TEST_F_TIMEOUT(thp, read_into_no_sys_thp_shared, 60)
+{
+	unsigned long first = 37, n = 16;
+	unsigned char *src;
+	int ctl[2], pfd[2], ret;
+	pid_t pid;
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	src = out_buf(n * PG);
+	ASSERT_NE(NULL, src);
+	pat_fill(src, first, n, 0x25);
+	ASSERT_EQ(0, pipe(pfd));
+	ASSERT_EQ((ssize_t)(n * PG), write(pfd[1], src, n * PG));
+	ret = shared_device_thp(self->fd, p, self->out, 0x24, &pid, ctl);
+	if (ret > 0)
+		SKIP(return, "no THP could be allocated");
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ((ssize_t)(n * PG), read(pfd[0], p + first * PG, n * PG));
+	EXPECT_EQ(0, fail_sys_thp(0));
+	EXPECT_EQ(-1L, pat_find(p, 0, first, 0x24));
+	EXPECT_EQ(-1L, pat_find(p + first * PG, first, n, 0x25));
+	EXPECT_EQ(-1L, pat_find(p + (first + n) * PG, first + n,
+				HPAGE_PAGES - first - n, 0x24));
+	EXPECT_EQ(0, join_sharer(pid, ctl));
+	close(pfd[0]);
+	close(pfd[1]);
+	free(src);
+	munmap(p, HPAGE);
+}
+
+/* The GUP test interface of CONFIG_GUP_TEST (mm/gup_test.h). */
+struct gup_test_args {
+	__u64 get_delta_usec;
+	__u64 put_delta_usec;
+	__u64 addr;
+	__u64 size;
+	__u32 nr_pages_per_call;
+	__u32 gup_flags;
+	__u32 test_flags;
+	__u32 which_pages[8];
+};
+
+#define GUP_TEST_PATH	"/sys/kernel/debug/gup_test"
+#define GUP_BASIC_TEST	_IOWR('g', 4, struct gup_test_args)
+
+/*
+ * Large: get_user_pages() on such a THP (through the kernel's GUP test
+ * device) faults every page home and gets all of them (before: -ENOMEM
+ * at the first page).
+ */
+TEST_F_TIMEOUT(thp, gup_no_sys_thp_shared, 60)
+{
+	struct gup_test_args gup = { 0 };
+	int ctl[2], gfd, ret;
+	pid_t pid;
+	char *p;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	gfd = open(GUP_TEST_PATH, O_RDWR | O_CLOEXEC);
+	if (gfd < 0)
+		SKIP(return, "kernel lacks CONFIG_GUP_TEST");
+	p = map_huge(1);
+	ASSERT_NE(NULL, p);
+	ret = shared_device_thp(self->fd, p, self->out, 0x26, &pid, ctl);
+	if (ret > 0)
+		SKIP(goto out, "no THP could be allocated");
+	ASSERT_EQ(0, ret);
+	gup.addr = (uintptr_t)p;
+	gup.size = HPAGE;
+	gup.nr_pages_per_call = 1;
+	EXPECT_EQ(0, ioctl(gfd, GUP_BASIC_TEST, &gup));
+	EXPECT_EQ(HPAGE, gup.size);
+	EXPECT_EQ(0, fail_sys_thp(0));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES,
+				 HMM_DMIRROR_PROT_READ));
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x26));
+	EXPECT_EQ(0, join_sharer(pid, ctl));
+	munmap(p, HPAGE);
+out:
+	close(gfd);
+}
+
+/*
+ * Large: a device full of device THPs while no system THP can be had:
+ * a migration to it still gets room, the oldest THP being split and
+ * evicted as base pages (before: no block could be reclaimed, -ENOMEM).
+ */
+TEST_F_TIMEOUT(thp, oversubscribe_no_sys_thp, 300)
+{
+	long long e0 = dmirror_dev_stat(0, "evicted_pages");
+	long long mib = dmirror_param("devmem_mib");
+	struct hmm_dmirror_cmd cmd;
+	unsigned long n, i;
+	char *p, *q;
+	int ret;
+
+	if (!self->large)
+		SKIP(return, NO_LARGE);
+	if (mib < 64 || mib > 1024)
+		SKIP(return, "devmem_mib %lld: outside what this test sizes",
+		     mib);
+	n = mib / 2;
+	p = map_huge(n);
+	ASSERT_NE(NULL, p);
+	q = map_huge(1);
+	ASSERT_NE(NULL, q);
+	/* The oldest block must be a device THP. */
+	ret = device_thp(self->fd, p, self->out, 0x30);
+	if (ret > 0)
+		SKIP(goto out, "no THP could be allocated");
+	ASSERT_EQ(0, ret);
+	for (i = 1; i < n; i++) {
+		pat_fill(p + i * HPAGE, 0, HPAGE_PAGES, 0x30 + i);
+		ASSERT_EQ(0, to_dev(self->fd, p + i * HPAGE, self->out,
+				    HPAGE_PAGES, &cmd)) TH_LOG("THP %lu", i);
+	}
+	ASSERT_EQ(e0, dmirror_dev_stat(0, "evicted_pages"));
+	pat_fill(q, 0, HPAGE_PAGES, 0x2f);
+	ASSERT_EQ(0, fail_sys_thp(1));
+	EXPECT_EQ(0, to_dev(self->fd, q, self->out, HPAGE_PAGES, &cmd));
+	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, pat_find(self->out, 0, HPAGE_PAGES, 0x2f));
+	EXPECT_EQ(0, fail_sys_thp(0));
+	EXPECT_LE(e0 + (long long)HPAGE_PAGES,
+		  dmirror_dev_stat(0, "evicted_pages"));
+	ASSERT_EQ(0, to_sys(self->fd, p, n * HPAGE_PAGES, &cmd));
+	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x30));
+	for (i = 1; i < n; i++)
+		EXPECT_EQ(-1L, pat_find(p + i * HPAGE, 0, HPAGE_PAGES,
+					0x30 + i)) TH_LOG("THP %lu", i);
+	EXPECT_EQ(-1L, pat_find(q, 0, HPAGE_PAGES, 0x2f));
+out:
+	munmap(q, HPAGE);
+	munmap(p, n * HPAGE);
 }
 
 TEST_HARNESS_MAIN

@@ -49,7 +49,7 @@ expect_refused() {
 nodes() { ls /dev/hmm_dmirror* 2>/dev/null | tr '\n' ' '; }
 
 echo "TAP version 13"
-echo "1..14"
+echo "1..16"
 
 unload
 
@@ -106,11 +106,13 @@ fi
 
 # 10-11: unload with pages on the device that no open file owns: the
 # unload evicts them and the process that maps them keeps its data.
+# hold_unload NPAGES [thp]: with "thp", THPs while no system THP can be had.
 hold_unload() {
+	npages=${1:-64}
 	insmod "$HMM_KO" || return 1
 	rm -f /tmp/hold.in /tmp/hold.out
 	mkfifo /tmp/hold.in
-	dmirror_hold 64 </tmp/hold.in >/tmp/hold.out &
+	dmirror_hold "$npages" ${2:-} </tmp/hold.in >/tmp/hold.out &
 	exec 8>/tmp/hold.in
 	i=0
 	while ! grep -q ready /tmp/hold.out 2>/dev/null && [ $i -lt 100 ]; do
@@ -120,6 +122,7 @@ hold_unload() {
 	resident=$(awk '$1 == "resident_pages" { print $2 }' \
 		/sys/kernel/debug/hmm_dmirror/dev0/stats)
 	echo "# resident pages before unload: $resident"
+	[ -z "${2:-}" ] || echo 1 >/sys/kernel/debug/hmm_dmirror/fail_sys_thp
 	rmmod hmm_dmirror
 	rc=$?
 	echo go >&8
@@ -130,7 +133,7 @@ hold_unload() {
 		i=$((i + 1))
 	done
 	sed 's/^/# /' /tmp/hold.out
-	[ "$resident" = 64 ] && [ $rc -eq 0 ]
+	[ "$resident" = "$npages" ] && [ $rc -eq 0 ]
 }
 if command -v dmirror_hold >/dev/null; then
 	hold_unload
@@ -224,6 +227,23 @@ else
 	fi
 	[ "$grow" -lt 8192 ]
 	check $? "no memory growth over $cycles cycles (grew ${grow} KiB, limit 8 MiB)"
+fi
+
+# 15-16: the same with device THPs (7.3) while no system THP can be had:
+# the unload splits them where the child maps them and evicts base pages.
+thp_param=/sys/module/hmm_dmirror/parameters/thp_migration
+insmod "$HMM_KO" && large=$(cat $thp_param 2>/dev/null) && rmmod hmm_dmirror
+if ! command -v dmirror_hold >/dev/null; then
+	skip "rmmod with device THPs and no system THP" "dmirror_hold not built"
+	skip "data kept after that unload" "dmirror_hold not built"
+elif [ "$large" != Y ]; then
+	skip "rmmod with device THPs and no system THP" "kernel lacks compound device-private migration"
+	skip "data kept after that unload" "kernel lacks compound device-private migration"
+else
+	hold_unload 1024 thp
+	check $? "rmmod with 2 device THPs, no system THP and no open file"
+	grep -q intact /tmp/hold.out
+	check $? "the process mapping them keeps its data after that unload"
 fi
 
 [ "$failed" -eq 0 ]
