@@ -361,6 +361,9 @@ void dmirror_coherent_migrate_begin(void);
 void dmirror_coherent_migrate_end(void);
 int dmirror_check_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 
+/* mmap.c */
+int dmirror_mmap(struct file *filp, struct vm_area_struct *vma);
+
 /* snapshot.c */
 int dmirror_snapshot(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 
