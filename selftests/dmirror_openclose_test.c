@@ -99,14 +99,27 @@ static void unrelated_child(int go, int res, int id)
 	_exit(0);
 }
 
+FIXTURE(busy_mm)
+{
+};
+
+FIXTURE_SETUP(busy_mm)
+{
+}
+
+FIXTURE_TEARDOWN(busy_mm)
+{
+}
+
 /*
  * One thread migrates 1 GiB to device 0 (seconds in the test VM, with the
  * mm's mmap_lock held for reading), another thread of the same process
  * opens a device, which waits for that mm's mmap_lock for writing.
  * Meanwhile two unrelated processes open and close device 0 and device 1:
- * neither may wait for any of that.
+ * neither may wait for any of that. The test then waits for the migration
+ * to end (44 s on the 7.3 debug kernel: a longer timeout).
  */
-TEST(open_close_not_blocked_by_busy_mm)
+TEST_F_TIMEOUT(busy_mm, open_close_not_blocked, 300)
 {
 	int go[2], res[2], status, id;
 	long long t[2], t0, last_end = 0;
