@@ -49,6 +49,11 @@
  *
  * Locking: called by the core with the caller's mmap_lock held for
  * writing; takes no lock of this module.
+ *
+ * The VMA holds a reference on the file, so the file's release (eviction
+ * of its mm's device pages, the end of its mirror) runs when the last
+ * mapping goes as well as the last descriptor, from the core's deferred
+ * fput(), never under mmap_lock.
  */
 
 /* Largest value mmap_max_mib accepts (16 GiB). */
