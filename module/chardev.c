@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hmm_dmirror character devices: /dev/hmm_dmirrorN, open and release.
+ * hmm_dmirror character devices: /dev/hmm_dmirrorN and their file operations.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -58,6 +58,7 @@ static const struct file_operations dmirror_fops = {
 	.release	= dmirror_release,
 	.unlocked_ioctl	= dmirror_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
+	.mmap		= dmirror_mmap,
 };
 
 static void dmirror_device_release(struct device *dev)

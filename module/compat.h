@@ -304,4 +304,18 @@ static inline struct page *dmirror_make_device_exclusive(struct mm_struct *mm,
 #endif
 }
 
+/*
+ * Set @flags on @vma from f_op->mmap (mmap_lock held for writing):
+ * vm_flags_set() since 6.3, a plain field before.
+ */
+static inline void dmirror_vm_flags_set(struct vm_area_struct *vma,
+					vm_flags_t flags)
+{
+#ifdef DMIRROR_HAVE_VM_FLAGS_SET
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
 #endif /* _HMM_DMIRROR_COMPAT_H */

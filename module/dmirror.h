@@ -57,7 +57,11 @@
  *
  * 1. dmirror_coherent_sem (exclusive.c): EXCLUSIVE (write) against
  *    migrations to device-coherent memory (read).
- * 2. dmirror_mm_mutex (mm.c): creation and last put of dmirror_mm.
+ * 2. dmirror_mm_mutex (mm.c): the files count and debugfs directory of
+ *    every dmirror_mm. Held only around that bookkeeping: never across
+ *    mmu_notifier_get()/_put() and never with an mmap_lock held. It comes
+ *    before 7 and 8 only because removing a directory waits for its file
+ *    operations (nonblock_selftest takes 7 and 8).
  * 3. dmirror_devmem.chunk_lock (devmem.c): adding and removing chunks.
  * 4. mmap_lock of the mm (taken by mmu_notifier_get(), hmm_range_fault(),
  *    migrations).
@@ -262,18 +266,16 @@ struct dmirror_device {
 /**
  * struct dmirror_mm - per address space state
  * @mn:       our mmu_notifier subscription on the mm (mmu_notifier_get())
- * @lock:     protects @mirrors and @dead
+ * @lock:     protects @mirrors
  * @mirrors:  every struct dmirror of this mm, on any device
- * @dead:     the mm has exited (the release callback ran)
  * @nr_files: open files using this object; under dmirror_mm_mutex
  * @stats:    mm-wide counters
- * @debugfs:  this mm's debugfs directory
+ * @debugfs:  this mm's debugfs directory; under dmirror_mm_mutex
  */
 struct dmirror_mm {
 	struct mmu_notifier mn;
-	struct mutex lock;		/* @mirrors, @dead */
+	struct mutex lock;		/* @mirrors */
 	struct list_head mirrors;
-	bool dead;
 	unsigned int nr_files;
 	struct dmirror_stats stats;
 	struct dentry *debugfs;
@@ -408,6 +410,9 @@ int dmirror_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 void dmirror_coherent_migrate_begin(void);
 void dmirror_coherent_migrate_end(void);
 int dmirror_check_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+
+/* mmap.c */
+int dmirror_mmap(struct file *filp, struct vm_area_struct *vma);
 
 /* snapshot.c */
 int dmirror_snapshot(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);

@@ -21,13 +21,27 @@
  * Closing calls dmirror_mm_put(): mmu_notifier_put() drops it, and the core
  * calls free_notifier from an SRCU callback once the last user is gone.
  * free_notifier can run in softirq context, so everything that may sleep
- * (the debugfs directory) is undone before the last put, which
- * dmirror_mm_mutex and @nr_files make visible to us.
+ * (the debugfs directory) is undone before the last put.
  *
- * When the mm exits while files are still open, the release callback marks
- * the state dead and empties every mirror's device page table: the device
- * must not touch the pages of a dying address space. The files stay usable
- * only for close (ioctls fail: no caller can run in that mm).
+ * @nr_files counts the files using the state and decides when its debugfs
+ * directory exists: the get that raises it from 0 creates the directory,
+ * the put that brings it to 0 removes it. dmirror_mm_mutex covers only that
+ * count and the directory (and so serialises the choice of directory
+ * names); it is never held across mmu_notifier_get(), which takes the mm's
+ * mmap_lock for writing and can wait as long as a migration in that mm
+ * runs, nor across mmu_notifier_put(). Opens and closes in other address
+ * spaces therefore never wait for this one. The count is raised only after
+ * mmu_notifier_get() and lowered before mmu_notifier_put(), so the core's
+ * count of users is never below @nr_files: the put that frees the state
+ * comes after the one that brought @nr_files to 0 and removed the
+ * directory, and a get that finds the state still listed (the core's
+ * count not yet 0) may create the directory again.
+ *
+ * When the mm exits while files are still open, the release callback
+ * empties every mirror's device page table: the device must not touch the
+ * pages of a dying address space. Nothing can fill them again, since only
+ * a caller running in that mm may issue ioctls. The files stay usable only
+ * for close (ioctls fail with -EPERM).
  */
 
 static DEFINE_MUTEX(dmirror_mm_mutex);
@@ -55,7 +69,6 @@ static void dmirror_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
 	struct dmirror *dm;
 
 	mutex_lock(&dmm->lock);
-	dmm->dead = true;
 	list_for_each_entry(dm, &dmm->mirrors, mm_link)
 		dmirror_mirror_zap_all(dm);
 	mutex_unlock(&dmm->lock);
@@ -71,7 +84,8 @@ static const struct mmu_notifier_ops dmirror_mm_ops = {
  * dmirror_mm_get() - get the per-mm state of @mm, creating it if needed
  * @mm: the caller's mm (current->mm)
  *
- * Context: process context; takes mmap_lock for writing.
+ * Context: process context, no lock held; takes @mm's mmap_lock for
+ * writing (in mmu_notifier_get()), then dmirror_mm_mutex briefly.
  * Return: the state, or an ERR_PTR().
  */
 struct dmirror_mm *dmirror_mm_get(struct mm_struct *mm)
@@ -79,13 +93,12 @@ struct dmirror_mm *dmirror_mm_get(struct mm_struct *mm)
 	struct mmu_notifier *mn;
 	struct dmirror_mm *dmm;
 
-	mutex_lock(&dmirror_mm_mutex);
+	/* No lock of ours here: this may wait as long as @mm is busy. */
 	mn = mmu_notifier_get(&dmirror_mm_ops, mm);
-	if (IS_ERR(mn)) {
-		mutex_unlock(&dmirror_mm_mutex);
+	if (IS_ERR(mn))
 		return ERR_CAST(mn);
-	}
 	dmm = container_of(mn, struct dmirror_mm, mn);
+	mutex_lock(&dmirror_mm_mutex);
 	if (dmm->nr_files++ == 0)
 		dmirror_debugfs_add_mm(dmm);
 	mutex_unlock(&dmirror_mm_mutex);
@@ -96,7 +109,7 @@ struct dmirror_mm *dmirror_mm_get(struct mm_struct *mm)
  * dmirror_mm_put() - drop a reference taken by dmirror_mm_get()
  * @dmm: the per-mm state; its mirror list must not hold the caller's mirror
  *
- * Context: process context; may sleep.
+ * Context: process context; may sleep (dmirror_mm_mutex, debugfs removal).
  */
 void dmirror_mm_put(struct dmirror_mm *dmm)
 {
@@ -105,8 +118,9 @@ void dmirror_mm_put(struct dmirror_mm *dmm)
 		debugfs_remove(dmm->debugfs);
 		dmm->debugfs = NULL;
 	}
-	mmu_notifier_put(&dmm->mn);
 	mutex_unlock(&dmirror_mm_mutex);
+	/* May be the last reference: @dmm is freed after an SRCU period. */
+	mmu_notifier_put(&dmm->mn);
 }
 
 /**

@@ -64,4 +64,9 @@ probe DMIRROR_HAVE_ZONE_DEVICE_FOLIO_INIT \
 	'void zone_device_folio_init\(struct folio \*folio' \
 	include/linux/memremap.h
 
+# 6.3: VMA flags are changed through vm_flags_set() (vm_flags became
+# read-only for per-VMA locking).
+probe DMIRROR_HAVE_VM_FLAGS_SET 'static inline void vm_flags_set\(' \
+	include/linux/mm.h
+
 echo "#endif"

@@ -130,8 +130,10 @@ struct hmm_dmirror_cmd {
  * (shared memory, hugetlb). Later: -EBUSY (a page could not be converted,
  * or kept being taken back by the CPU or another device for a second;
  * kernels before 6.15 report every failure so), -ENOENT (the CPU took a
- * page back before the read-back), -EINTR (fatal signal). Pages converted
- * before an error stay exclusive.
+ * page back before the read-back), -EINTR (fatal signal), -ENOMEM (no
+ * memory for the page the write fault needs, for the device page-table
+ * entry, or for the copy to @ptr). Pages converted before an error stay
+ * exclusive.
  */
 #define HMM_DMIRROR_EXCLUSIVE		_IOWR('H', 0x05, struct hmm_dmirror_cmd)
 
@@ -174,6 +176,36 @@ struct hmm_dmirror_cmd {
  * fatal signal.
  */
 #define HMM_DMIRROR_READ_UNLOCKED	_IOWR('H', 0x09, struct hmm_dmirror_cmd)
+
+/**
+ * DOC: mmap() of a device file
+ *
+ * mmap() of /dev/hmm_dmirrorN maps system memory: every page of the
+ * mapping is a freshly allocated, zeroed ordinary page, present in the
+ * page tables when mmap() returns (HMM_DMIRROR_SNAPSHOT sees it without a
+ * fault). The file offset is ignored, and the pages have nothing to do
+ * with the device, its memory or the file's mirror. They are freed when
+ * their last mapping goes (munmap(), exit); they are charged to the
+ * caller's memory cgroup. The mapping holds the file open.
+ *
+ * - MAP_PRIVATE: the pages are mapped read-only even with PROT_WRITE
+ *   (SNAPSHOT: HMM_DMIRROR_PROT_READ); a CPU or device write copies a page
+ *   into an anonymous one (then HMM_DMIRROR_PROT_WRITE). After fork() the
+ *   untouched pages are shared read-only and each process copies its own.
+ * - MAP_SHARED: mapped with the mapping's protection (writable:
+ *   HMM_DMIRROR_PROT_WRITE); after fork() both processes see one memory.
+ * - The mapping is not anonymous memory: HMM_DMIRROR_MIGRATE_TO_DEV and
+ *   HMM_DMIRROR_MIGRATE_TO_SYS on it fail with -EINVAL; READ, WRITE and
+ *   SNAPSHOT work, and so does EXCLUSIVE on a private writable mapping
+ *   (after copying the pages), but not on a shared one (-EOPNOTSUPP).
+ * - It cannot grow: mremap() to a larger size fails with -EFAULT. A page
+ *   taken out later with MADV_DONTNEED is not mapped again: touching it
+ *   raises SIGBUS.
+ * - One mapping is at most mmap_max_mib MiB (module parameter, default
+ *   64; /sys/module/hmm_dmirror/parameters/mmap_max_mib). Errors: -ENOMEM
+ *   (larger than that, checked before anything is allocated, or out of
+ *   memory), -EINTR (a fatal signal while the pages are allocated).
+ */
 
 /**
  * HMM_DMIRROR_FLAG_FAIL_ALLOC - make the next PMD-sized allocation fail
