@@ -4,10 +4,10 @@
 # prepare.sh VERSION FLAVOR [CMD_FILE]
 #
 # Everything a VM run needs for one kernel: the test kernel (cached), then
-# hmm_dmirror.ko and the selftests built against it in a work directory of
-# the cache (the repo stays clean), then the initramfs. Prints the work
-# directory, which holds bzImage, initrd.gz, hmm_dmirror.ko, tests/ and
-# build logs. HMM_WORK_TAG=name gives concurrent runs separate directories.
+# hmm_dmirror.ko, the selftests and the kernel's own hmm-tests built against
+# it in a work directory of the cache (the repo stays clean), then the
+# initramfs. Prints the work directory, which holds bzImage, initrd.gz,
+# hmm_dmirror.ko, tests/ and build logs. HMM_WORK_TAG=name gives concurrent runs separate directories.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -37,6 +37,49 @@ if ! make -C "$HMM_REPO/tools" STATIC=1 OUTPUT="$work/tests" \
 	KHDR_INCLUDES="-isystem $kdir/hdr/include" >"$work/tools.log" 2>&1; then
 	cat "$work/tools.log" >&2
 	die "building the tools (hmmctl, the README example, the benchmark) against $kver failed"
+fi
+
+# The test kernel's own HMM selftest (tools/testing/selftests/mm/hmm-tests.c,
+# vm/ on older trees), built from its tree like ours and run in the guest
+# against hmm_dmirror.ko. Besides hmm-tests.c it links each source file of
+# its directory whose header it includes (directly or through such a file):
+# vm_util.c, thp_settings.c, ... as that tree has them. A subshell, so
+# that die() lands in the log that is shown.
+build_kernel_hmm_tests() (
+	local ksft="$tree/tools/testing/selftests" src dir srcs more h c
+	local cflags=(-O2 -g -Wall -D_GNU_SOURCE= -I"$tree" -I"$ksft"
+		-isystem "$kdir/hdr/include" -isystem "$tree/tools/include/uapi")
+
+	src=$(find "$ksft" -name hmm-tests.c)
+	[ -n "$src" ] || die "the $kver tree has no hmm-tests.c under $ksft"
+	[ "$(echo "$src" | wc -l)" -eq 1 ] ||
+		die "more than one hmm-tests.c under $ksft: $(echo "$src" | tr "\n" " ")"
+	src=$(realpath "$src")
+	dir=$(dirname "$src")
+	echo "building $src"
+	srcs=$src
+	while :; do
+		more=$srcs
+		# shellcheck disable=SC2086
+		for h in $("${CC:-cc}" "${cflags[@]}" -MM $srcs); do
+			case $h in *.h) ;; *) continue ;; esac
+			c=$(realpath -m "${h%.h}.c")
+			if [ "$(dirname "$c")" != "$dir" ] || [ ! -f "$c" ]; then
+				continue
+			fi
+			case " $more " in *" $c "*) ;; *) more="$more $c" ;; esac
+		done
+		[ "$more" = "$srcs" ] && break
+		srcs=$more
+	done
+	echo "linking $srcs"
+	# shellcheck disable=SC2086
+	"${CC:-cc}" "${cflags[@]}" -o "$work/tests/hmm-tests" $srcs \
+		-static -pthread -lrt -lm
+)
+if ! build_kernel_hmm_tests >"$work/hmm-tests.log" 2>&1; then
+	cat "$work/hmm-tests.log" >&2
+	die "building the $kver kernel's own hmm-tests failed"
 fi
 
 cp "$tree/arch/x86/boot/bzImage" "$work/bzImage"

@@ -3,9 +3,10 @@
 """Turn one VM run into TAP lines for one kernel.
 
 Reads the results channel (sections framed by "@@HMM begin/end" markers,
-each holding a kselftest-style TAP stream) and the kernel console, and
-prints one flat TAP stream: every test result, a failure for every
-section that crashed or never ended, and one line for the console check,
+each holding a kselftest-style TAP stream with its plan) and the kernel
+console, and prints one flat TAP stream: every test result, a failure for
+every section that crashed, never ended, printed no plan or fewer or more
+results than its plan, and one line for the console check,
 which fails on any kernel splat. Writes "passed failed skipped" to
 --counts.
 """
@@ -40,6 +41,7 @@ SPLAT = re.compile(
     r"sysfs: cannot create duplicate")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[c()][0-9A-Za-z]?|\r")
 RESULT = re.compile(r"^(not ok|ok) \d+ (.*)$")
+PLAN = re.compile(r"^1\.\.(\d+)\b")
 
 
 def clean(path):
@@ -63,6 +65,8 @@ def main():
     results = []  # (ok, name, directive)
     section = None
     saw_fail = False
+    plan = None
+    count = 0
     done = False
     last_run = "?"
     notes = []  # "# note: " lines of any section, shown in the output
@@ -70,6 +74,9 @@ def main():
         if line.startswith("@@HMM begin "):
             section = line.split(" ", 2)[2]
             saw_fail = False
+            plan = None
+            count = 0
+            last_run = "?"
             continue
         if line.startswith("@@HMM end "):
             m = re.match(r"@@HMM end (\S+) rc=(\d+)", line)
@@ -77,6 +84,11 @@ def main():
             if rc not in (0, 4) and not saw_fail:
                 results.append((False, "%s: exited with status %d" %
                                 (section, rc), ""))
+            if plan is None:
+                results.append((False, "%s: no TAP plan" % section, ""))
+            elif count != plan:
+                results.append((False, "%s: %d result(s) for a plan of %d" %
+                                (section, count, plan), ""))
             section = None
             continue
         if line.startswith("@@HMM done"):
@@ -85,8 +97,12 @@ def main():
         run = re.match(r"#\s+RUN\s+(\S+)", line)
         if run:
             last_run = run.group(1)
+        m = PLAN.match(line)
+        if m and section:
+            plan = int(m.group(1))
         m = RESULT.match(line)
         if m and section:
+            count += 1
             desc = m.group(2)
             directive = ""
             # Older harnesses (6.1) print "ok N # SKIP why", without the
