@@ -168,7 +168,10 @@ bool dmirror_mirror_lock_for_invalidate(struct dmirror *dm,
 	return false;
 }
 
-/* The same decision for a watch, which counts nothing (the mirror does). */
+/*
+ * The same decision for a watch. Its refusals count (the invalidation
+ * fails); what it handles, the mirror's own callback counts already.
+ */
 static bool dmirror_watch_lock(struct dmirror *dm,
 			       const struct mmu_notifier_range *range)
 {
@@ -176,7 +179,10 @@ static bool dmirror_watch_lock(struct dmirror *dm,
 		mutex_lock(&dm->lock);
 		return true;
 	}
-	return mutex_trylock(&dm->lock);
+	if (mutex_trylock(&dm->lock))
+		return true;
+	dmirror_stat_add(dm, DMIRROR_STAT_NONBLOCK_REFUSED, 1);
+	return false;
 }
 
 static bool dmirror_invalidate(struct mmu_interval_notifier *mni,
