@@ -473,10 +473,12 @@ static void huge_child(struct huge_req *h, int pipefd)
 	h->fd = dmirror_open_dev(0);
 	if (h->fd < 0)
 		_exit(3);
-	h->range = mmap(NULL, h->len, PROT_READ | PROT_WRITE,
+	/* Aligned to 2 MiB, so that every 2 MiB of it can be a huge page. */
+	h->range = mmap(NULL, h->len + WIN_SZ, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (h->range == MAP_FAILED)
 		_exit(4);
+	h->range = (char *)(((uintptr_t)h->range + WIN_SZ - 1) & ~(WIN_SZ - 1));
 	if (h->prepare) {
 		int ret = h->prepare(h);
 
