@@ -29,7 +29,8 @@
 #define PAGE_SZ			4096UL
 #define WIN_PAGES		512UL		/* one 2 MiB window */
 #define WIN_SZ			(WIN_PAGES * PAGE_SZ)
-#define GIB			(1UL << 30)
+#define MIB			(1024UL * 1024)
+#define GIB			(1024 * MIB)
 
 /* Snapshot byte of a present, writable page in system memory. */
 #define SNAP_SYS_RW		(HMM_DMIRROR_PROT_NONE | HMM_DMIRROR_PROT_WRITE)
@@ -630,7 +631,7 @@ TEST_F_TIMEOUT(one_file, sigkill_huge_read, 60)
 }
 
 /* The memfd that backs every alias of the READ's output buffer. */
-#define ALIAS_SZ		(64UL << 20)
+#define ALIAS_SZ		(64 * MIB)
 
 /*
  * 32 GiB mapped by huge zero pages (a page table each 1 GiB, no memory),
