@@ -3,6 +3,7 @@
  * hmm_dmirror compat: a device fault that may drop the mmap lock and wait.
  */
 #include <linux/hmm.h>
+#include <linux/jiffies.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/sched/signal.h>
@@ -25,9 +26,14 @@
 
 #ifdef DMIRROR_HAVE_HMM_RANGE_FAULT_UNLOCKED
 
+/*
+ * Bounded, so that a range invalidated without end returns (-EBUSY) to
+ * the caller's loop, which checks for fatal signals.
+ */
 static int dmirror_range_fault_unlocked(struct hmm_range *range)
 {
-	return hmm_range_fault_unlocked_timeout(range, 0);
+	return hmm_range_fault_unlocked_timeout(range,
+						msecs_to_jiffies(DMIRROR_BUSY_MS));
 }
 
 #else
@@ -79,6 +85,7 @@ static int dmirror_range_fault_unlocked(struct hmm_range *range)
 			ret = -EINTR;
 			break;
 		}
+		cond_resched();
 		range->notifier_seq = mmu_interval_read_begin(range->notifier);
 		ret = mmap_read_lock_killable(mm);
 		if (ret)

@@ -41,7 +41,10 @@
  *
  * struct dmirror - one open file: a mirror of one mm on one device
  * (mirror.c). It owns the device page table (@pt) and the interval notifier
- * that keeps it coherent with the CPU page tables. It holds an mmgrab()
+ * that keeps it coherent with the CPU page tables. A request that reads
+ * the CPU page tables does so under a watch (struct dmirror_watch, on the
+ * caller's stack): a second interval notifier, over its range only, that
+ * lives as long as the request needs it. It holds an mmgrab()
  * reference on its mm (the pointer stays valid, the memory does not), a
  * reference on its device and one on its dmirror_mm. Only a caller running
  * in that mm may issue ioctls on it (ioctl.c), so while an ioctl runs the
@@ -69,9 +72,12 @@
  * 6. dmirror_device.mirrors_lock: the device's list of mirrors.
  * 7. dmirror_mm.lock: the mm's list of mirrors.
  * 8. dmirror.lock, "the mirror lock": the device page table. Taken by the
- *    invalidate callback, i.e. under mmap_lock, page locks and from
- *    reclaim, so nothing under it may allocate with reclaim, take
- *    mmap_lock, lock a page or touch user memory.
+ *    invalidate callbacks (the mirror's notifier and its watches), i.e.
+ *    under mmap_lock, page locks and from reclaim, so nothing under it may
+ *    allocate with reclaim, take mmap_lock, lock a page or touch user
+ *    memory. Inserting a watch may take mmap_lock (so no mmap_lock is held
+ *    then); removing one waits for a running invalidation (so nothing an
+ *    invalidation takes is held then).
  * 9. dmirror_devmem.lock (a spinlock, irq-safe): free bitmaps and counts.
  * 10. dmirror_split_queue.lock (a spinlock): split requests; innermost.
  *
@@ -286,18 +292,20 @@ struct dmirror_mm {
  * @mdev:     the device (reference held)
  * @dmm:      per-mm state (reference held)
  * @mm:       the bound mm (mmgrab() reference held)
- * @notifier: interval notifier over the whole user address space
+ * @notifier: interval notifier over the whole user address space: clears
+ *            entries; whether a request reads again is its watch's call
  * @lock:     the mirror lock: protects @pt (see the lock order above)
  * @pt:       device page table: index = virtual address >> PAGE_SHIFT,
  *            entry = struct page pointer tagged with a DMIRROR_PT_* access
  * @mm_link:  entry in @dmm->mirrors, under @dmm->lock
  * @dev_link: entry in @mdev->mirrors, under @mdev->mirrors_lock
  * @flags:    HMM_DMIRROR_FLAG_* word set by HMM_DMIRROR_FLAGS
- * @migrate_gen: bumped (under @lock, with release ordering) each time one
- *            of this device's own migrations takes pages away from this
- *            mirror; those raise no invalidation this mirror acts on, so a
- *            device fault that read the CPU page tables before the bump
- *            must not store what it found (mirror.c)
+ * @migrate_gen: bumped (under @lock, with release ordering) by
+ *            migrate.c each time one of this device's own migrations takes
+ *            pages away from this mirror. Nothing reads it any more: the
+ *            watch of a device fault sees those migrations (DOC: device
+ *            page table in mirror.c); it goes when migrate.c stops
+ *            bumping it
  */
 struct dmirror {
 	struct dmirror_device *mdev;
@@ -310,6 +318,22 @@ struct dmirror {
 	struct list_head dev_link;
 	u64 flags;
 	unsigned long migrate_gen;
+};
+
+/**
+ * struct dmirror_watch - a temporary interval notifier over the range one
+ * request reads the CPU page tables of (mirror.c)
+ * @mni:   the notifier; its sequence decides whether what was read may be
+ *         stored
+ * @dm:    the mirror
+ * @start: first address watched
+ * @end:   end of the range watched
+ */
+struct dmirror_watch {
+	struct mmu_interval_notifier mni;
+	struct dmirror *dm;
+	unsigned long start;
+	unsigned long end;
 };
 
 /*
@@ -369,9 +393,15 @@ int dmirror_mirror_read_unlocked(struct dmirror *dm,
 int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 int dmirror_mirror_copy_out(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
-int dmirror_mirror_store(struct dmirror *dm, unsigned long addr,
+int dmirror_mirror_store(struct dmirror_watch *w, unsigned long addr,
 			 struct page *page, unsigned int access,
 			 unsigned long seq);
+int dmirror_watch_start(struct dmirror *dm, struct dmirror_watch *w,
+			unsigned long start, unsigned long end);
+void dmirror_watch_stop(struct dmirror_watch *w);
+void dmirror_mirror_forget_filled(struct dmirror_device *mdev,
+				  struct mm_struct *mm,
+				  const struct migrate_vma *args);
 
 /* compat_fault.c */
 int dmirror_compat_range_fault_unlocked(struct hmm_range *range);

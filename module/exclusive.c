@@ -23,7 +23,10 @@
  * conversion, the store under the mirror lock only if no invalidation ran
  * since (the page lock the core hands us keeps the CPU from restoring the
  * mapping, but not MADV_DONTNEED or munmap from zapping it); otherwise the
- * page is converted again. The conversion's own MMU_NOTIFY_EXCLUSIVE
+ * page is converted again. The sequence is that of a watch over the
+ * range of the request (DOC: device page table in mirror.c), inserted
+ * before the mmap lock is taken, so only invalidations of the range make
+ * a page convert again. The conversion's own MMU_NOTIFY_EXCLUSIVE
  * event is skipped by this device's mirrors (mirror.c); a page that is
  * already exclusive is first given back to the CPU by a write fault, since
  * the conversion would do that inside the checked window. Any later
@@ -75,19 +78,19 @@ void dmirror_coherent_migrate_end(void)
  * Context: mmap_lock held (read). Return: 1, 0, -EAGAIN if the walk raced
  * an invalidation, or another negative errno.
  */
-static int dmirror_exclusive_is_coherent(struct dmirror *dm,
+static int dmirror_exclusive_is_coherent(struct dmirror_watch *w,
 					 unsigned long addr)
 {
 	unsigned long pfn = 0;
 	struct hmm_range range = {
-		.notifier	= &dm->notifier,
+		.notifier	= &w->mni,
 		.start		= addr,
 		.end		= addr + PAGE_SIZE,
 		.hmm_pfns	= &pfn,
 	};
 	int ret;
 
-	range.notifier_seq = mmu_interval_read_begin(&dm->notifier);
+	range.notifier_seq = mmu_interval_read_begin(&w->mni);
 	ret = hmm_range_fault(&range);
 	if (ret)
 		return ret == -EBUSY ? -EAGAIN : ret;
@@ -102,6 +105,9 @@ static int dmirror_exclusive_check_vmas(struct mm_struct *mm,
 	unsigned long addr;
 
 	for (addr = start; addr < end; addr = vma->vm_end) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
 		vma = vma_lookup(mm, addr);
 		if (!vma || !(vma->vm_flags & VM_READ) ||
 		    !(vma->vm_flags & VM_WRITE) ||
@@ -113,9 +119,10 @@ static int dmirror_exclusive_check_vmas(struct mm_struct *mm,
 	return 0;
 }
 
-/* Make the page at @addr exclusive and map it atomic. */
-static int dmirror_exclusive_one(struct dmirror *dm, unsigned long addr)
+/* Make the page at @addr exclusive and map it atomic; @w watches it. */
+static int dmirror_exclusive_one(struct dmirror_watch *w, unsigned long addr)
 {
+	struct dmirror *dm = w->dm;
 	unsigned long timeout = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
 	struct page *page;
 	unsigned long seq;
@@ -136,7 +143,7 @@ static int dmirror_exclusive_one(struct dmirror *dm, unsigned long addr)
 		ret = fixup_user_fault(dm->mm, addr, FAULT_FLAG_WRITE, NULL);
 		if (ret)
 			return ret;
-		ret = dmirror_exclusive_is_coherent(dm, addr);
+		ret = dmirror_exclusive_is_coherent(w, addr);
 		if (ret == -EAGAIN)
 			continue;
 		if (ret < 0)
@@ -147,15 +154,14 @@ static int dmirror_exclusive_one(struct dmirror *dm, unsigned long addr)
 			ret = -EAGAIN;
 			continue;
 		}
-		seq = mmu_interval_read_begin(&dm->notifier);
+		seq = mmu_interval_read_begin(&w->mni);
 		page = dmirror_make_device_exclusive(dm->mm, addr, dm->mdev);
 		if (IS_ERR(page)) {
 			dev_dbg(&dm->mdev->dev, "exclusive access at %#lx: %ld\n",
 				addr, PTR_ERR(page));
 			return PTR_ERR(page);
 		}
-		ret = dmirror_mirror_store(dm, addr, page, DMIRROR_PT_ATOMIC,
-					   seq);
+		ret = dmirror_mirror_store(w, addr, page, DMIRROR_PT_ATOMIC, seq);
 		unlock_page(page);
 		put_page(page);
 	} while (ret == -EAGAIN);
@@ -177,18 +183,25 @@ int dmirror_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 {
 	unsigned long start = cmd->addr;
 	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
+	struct dmirror_watch w;
 	unsigned long addr;
 	int ret;
 
+	ret = dmirror_watch_start(dm, &w, start, end);
+	if (ret)
+		return ret;
 	down_write(&dmirror_coherent_sem);
 	mmap_read_lock(dm->mm);
 	ret = dmirror_exclusive_check_vmas(dm->mm, start, end);
 	if (!ret)
 		dmirror_migrate_coherent_home(dm->mm, start, end);
-	for (addr = start; addr < end && !ret; addr += PAGE_SIZE)
-		ret = dmirror_exclusive_one(dm, addr);
+	for (addr = start; addr < end && !ret; addr += PAGE_SIZE) {
+		cond_resched();
+		ret = dmirror_exclusive_one(&w, addr);
+	}
 	mmap_read_unlock(dm->mm);
 	up_write(&dmirror_coherent_sem);
+	dmirror_watch_stop(&w);
 	if (ret)
 		return ret;
 	return dmirror_mirror_copy_out(dm, cmd);
@@ -201,7 +214,8 @@ int dmirror_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
  *
  * Looks only at the device page table.
  *
- * Return: -EPERM while a page of the range still has atomic access, else 0.
+ * Return: -EPERM while a page of the range still has atomic access, else 0
+ * (-EINTR on a fatal signal).
  */
 int dmirror_check_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 {
@@ -217,6 +231,11 @@ int dmirror_check_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 			ret = -EPERM;
 			break;
 		}
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
 	}
 	mutex_unlock(&dm->lock);
 	return ret;

@@ -428,6 +428,7 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		dmirror_migrate_forget(dm->mdev, dm->mm, &args);
 		st = dmirror_migrate_alloc_and_copy(dm, &args, b);
 		migrate_vma_pages(&args);
+		dmirror_mirror_forget_filled(dm->mdev, dm->mm, &args);
 		dmirror_migrate_map(dm, &args, b->access, seq);
 		moved += dmirror_migrate_count(&args);
 		migrate_vma_finalize(&args);

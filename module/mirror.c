@@ -24,26 +24,64 @@
  *
  * One xarray per mirror, indexed by virtual page number. An entry is the
  * struct page the device maps at that address, tagged with the access it
- * has (DMIRROR_PT_READ or DMIRROR_PT_WRITE). A miss is a device fault:
- * hmm_range_fault() fills a window of pfns under mmap_read_lock, and the
- * entries are stored under the mirror lock only if
- * mmu_interval_read_retry() says no invalidation ran in between.
+ * has (DMIRROR_PT_READ, _WRITE or _ATOMIC). The table holds no page
+ * references: an entry stays right because it is removed, under the
+ * mirror lock, before the CPU page-table entry it was read from changes.
+ * A miss is a device fault: hmm_range_fault() fills a window of pfns under
+ * mmap_read_lock, and the entries are stored under the mirror lock.
  *
- * The invalidate callback clears the entries of the range under the mirror
- * lock. It skips the MMU_NOTIFY_MIGRATE events this device's own
- * migrations raise (the migration code updates the table itself, see
- * migrate.c) and the MMU_NOTIFY_EXCLUSIVE events of its own EXCLUSIVE
- * (which keeps the page where it is), and for non-blockable ranges it only
- * tries the lock and refuses the invalidation if it is busy.
+ * Two kinds of interval notifier keep the table right.
  *
- * Because own migrations are skipped, a device fault also checks
- * @migrate_gen, which a migration of this device bumps under the mirror
- * lock after it has unmapped the pages and before it copies them: a fault
- * that read the page tables before that point stores nothing.
+ * The mirror's notifier (@notifier) spans the whole address space and
+ * lives as long as the file. Its callback clears the entries of every
+ * invalidated range under the mirror lock. It skips the MMU_NOTIFY_MIGRATE
+ * events of this device's own migrations (migrate.c updates the tables
+ * itself, see DOC: migration there) and the MMU_NOTIFY_EXCLUSIVE events
+ * of its own EXCLUSIVE (which keeps the page where it is), and for
+ * non-blockable ranges it only tries the lock and refuses the
+ * invalidation if it is busy.
+ *
+ * A watch (struct dmirror_watch) is a temporary interval notifier over
+ * the range one request reads the CPU page tables of: a device fault's
+ * window, a SNAPSHOT window, the range of an EXCLUSIVE. It is inserted
+ * before the first read and removed when the request is done with the
+ * range, and its sequence, not the mirror's, decides whether what was read
+ * may be stored (and makes hmm_range_fault() restart). So only an
+ * invalidation that overlaps the range restarts a request: the mirror's
+ * notifier sees every invalidation of the mm, and a request that retried
+ * on each of them would give up (-EBUSY) or spin whenever something else
+ * in the process is unmapped, reclaimed or protected. A watch's callback
+ * takes the mirror lock like the other one, sets the watch's sequence and
+ * clears the entries of the overlap. It skips only this device's own
+ * EXCLUSIVE events; this device's own migrations restart an overlapping
+ * request like any other invalidation.
+ *
+ * Why no stale entry is stored. A fault takes seq =
+ * mmu_interval_read_begin() of its watch, reads the CPU page tables, and
+ * stores what it read under the mirror lock only if
+ * mmu_interval_read_retry() of the watch says the sequence is unchanged.
+ * Take an invalidation I that changes a CPU page-table entry of the range
+ * after the fault read it. The core runs every callback of I before it
+ * changes the entry. If the watch's callback for I ran before the check,
+ * the check sees its sequence (both run under the mirror lock) and the
+ * fault reads again. Otherwise it runs after the store and clears the
+ * entry itself; that is why a watch clears entries too, since the
+ * mirror's callback for I may have run before the store. If I began
+ * before the watch was inserted, the core gives the watch I's sequence
+ * and mmu_interval_read_begin() waits until I has ended, so the read sees
+ * what I left. The own events the mirror's notifier skips change the CPU
+ * page tables of other files' entries too; migrate.c drops those entries
+ * itself: the pages migrate_vma_setup() selected (step 1 of DOC:
+ * migration) and, after migrate_vma_pages(), the pages the core filled
+ * from an empty or zero-page entry under a second event
+ * (dmirror_mirror_forget_filled()).
  *
  * Stores under the mirror lock use GFP_NOWAIT (the lock is taken from
  * reclaim); when that fails the node is reserved with GFP_KERNEL outside
  * the lock and the fault round is repeated.
+ *
+ * Every loop whose length the request decides (batches, windows, VMAs,
+ * entries) checks for a fatal signal (-EINTR) and reschedules.
  */
 
 /**
@@ -79,18 +117,17 @@ static unsigned int dmirror_pt_access(void *entry)
 	return xa_pointer_tag(entry);
 }
 
-/* Drop the entries of [start, end). Context: mirror lock held. */
+/*
+ * Drop the entries of [start, end), at a cost that follows the table's
+ * nodes, not the range or the entries (see dmirror_xa_erase_range()).
+ * Context: mirror lock held.
+ */
 static void dmirror_pt_zap(struct dmirror *dm, unsigned long start,
 			   unsigned long end)
 {
-	unsigned long first = start >> PAGE_SHIFT;
-	unsigned long last = (end >> PAGE_SHIFT) - 1;
-	unsigned long index;
-	void *entry;
-
 	lockdep_assert_held(&dm->lock);
-	xa_for_each_range(&dm->pt, index, entry, first, last)
-		xa_erase(&dm->pt, index);
+	dmirror_xa_erase_range(&dm->pt, start >> PAGE_SHIFT,
+			       (end >> PAGE_SHIFT) - 1);
 }
 
 /**
@@ -131,6 +168,23 @@ bool dmirror_mirror_lock_for_invalidate(struct dmirror *dm,
 	return false;
 }
 
+/*
+ * The same decision for a watch. Its refusals count (the invalidation
+ * fails); what it handles, the mirror's own callback counts already.
+ */
+static bool dmirror_watch_lock(struct dmirror *dm,
+			       const struct mmu_notifier_range *range)
+{
+	if (mmu_notifier_range_blockable(range)) {
+		mutex_lock(&dm->lock);
+		return true;
+	}
+	if (mutex_trylock(&dm->lock))
+		return true;
+	dmirror_stat_add(dm, DMIRROR_STAT_NONBLOCK_REFUSED, 1);
+	return false;
+}
+
 static bool dmirror_invalidate(struct mmu_interval_notifier *mni,
 			       const struct mmu_notifier_range *range,
 			       unsigned long cur_seq)
@@ -164,6 +218,67 @@ static bool dmirror_invalidate(struct mmu_interval_notifier *mni,
 static const struct mmu_interval_notifier_ops dmirror_mni_ops = {
 	.invalidate = dmirror_invalidate,
 };
+
+static bool dmirror_watch_invalidate(struct mmu_interval_notifier *mni,
+				     const struct mmu_notifier_range *range,
+				     unsigned long cur_seq)
+{
+	struct dmirror_watch *w = container_of(mni, struct dmirror_watch, mni);
+	struct dmirror *dm = w->dm;
+
+	/* Our own EXCLUSIVE keeps the page; exclusive.c stores it. */
+	if (range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == dm->mdev)
+		return true;
+	if (!dmirror_watch_lock(dm, range))
+		return false;
+	mmu_interval_set_seq(mni, cur_seq);
+	dmirror_pt_zap(dm, max(range->start, w->start),
+		       min(range->end, w->end));
+	mutex_unlock(&dm->lock);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops dmirror_watch_ops = {
+	.invalidate = dmirror_watch_invalidate,
+};
+
+/**
+ * dmirror_watch_start() - watch [@start, @end) for invalidations
+ * @dm:    the mirror
+ * @w:     the watch, owned by the caller until dmirror_watch_stop()
+ * @start: first address, page aligned
+ * @end:   end of the range, page aligned, above @start
+ *
+ * Read the watch's sequence with mmu_interval_read_begin(&w->mni) before
+ * reading the CPU page tables of the range, and check it with
+ * mmu_interval_read_retry() under the mirror lock before storing what was
+ * read (DOC: device page table).
+ *
+ * Context: process context in @dm->mm (its mm_users held); no mmap lock.
+ * Return: 0 or a negative errno.
+ */
+int dmirror_watch_start(struct dmirror *dm, struct dmirror_watch *w,
+			unsigned long start, unsigned long end)
+{
+	w->dm = dm;
+	w->start = start;
+	w->end = end;
+	return mmu_interval_notifier_insert(&w->mni, dm->mm, start, end - start,
+					    &dmirror_watch_ops);
+}
+
+/**
+ * dmirror_watch_stop() - remove a watch
+ * @w: a watch dmirror_watch_start() inserted
+ *
+ * Context: process context; waits for a running invalidation of the
+ * watch, so the caller holds nothing an invalidation takes (the mirror
+ * lock, page locks).
+ */
+void dmirror_watch_stop(struct dmirror_watch *w)
+{
+	mmu_interval_notifier_remove(&w->mni);
+}
 
 /* Is @page in this device's own memory? */
 static bool dmirror_is_own_page(struct dmirror *dm, struct page *page)
@@ -252,18 +367,18 @@ static int dmirror_pt_update(struct dmirror *dm, struct hmm_range *range,
 }
 
 /*
- * Fault one window into the device page table, following the interval
- * notifier protocol (and @migrate_gen, see above). A device fault that
- * keeps racing invalidations gives up after DMIRROR_BUSY_MS (-EBUSY);
- * one that may wait (READ_UNLOCKED) and the read-back of a migration
- * (which has no -EBUSY) retry until stable or a fatal signal.
- * Context: mm users held, no lock held.
+ * The fault loop of one window, under the watch @w of the window (see the
+ * DOC above). A device fault that keeps racing invalidations of its window
+ * gives up after DMIRROR_BUSY_MS (-EBUSY); one that may wait
+ * (READ_UNLOCKED) and the read-back of a migration (which has no -EBUSY)
+ * retry until stable or a fatal signal.
  */
-static int dmirror_fault_window(struct dmirror *dm, struct hmm_range *range,
-				bool own_only, bool unlocked)
+static int dmirror_fault_watched(struct dmirror *dm, struct dmirror_watch *w,
+				 struct hmm_range *range, bool own_only,
+				 bool unlocked)
 {
 	unsigned long timeout = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
-	unsigned long failed, gen;
+	unsigned long failed;
 	int ret;
 
 	for (;;) {
@@ -273,13 +388,10 @@ static int dmirror_fault_window(struct dmirror *dm, struct hmm_range *range,
 			return -EBUSY;
 		cond_resched();
 
-		/* Pairs with the release in dmirror_migrate_forget(). */
-		gen = smp_load_acquire(&dm->migrate_gen);
 		if (unlocked) {
 			ret = dmirror_compat_range_fault_unlocked(range);
 		} else {
-			range->notifier_seq =
-				mmu_interval_read_begin(range->notifier);
+			range->notifier_seq = mmu_interval_read_begin(&w->mni);
 			mmap_read_lock(dm->mm);
 			ret = hmm_range_fault(range);
 			mmap_read_unlock(dm->mm);
@@ -290,9 +402,7 @@ static int dmirror_fault_window(struct dmirror *dm, struct hmm_range *range,
 			return ret;
 
 		mutex_lock(&dm->lock);
-		if (mmu_interval_read_retry(range->notifier,
-					    range->notifier_seq) ||
-		    dm->migrate_gen != gen) {
+		if (mmu_interval_read_retry(&w->mni, range->notifier_seq)) {
 			mutex_unlock(&dm->lock);
 			continue;
 		}
@@ -305,6 +415,26 @@ static int dmirror_fault_window(struct dmirror *dm, struct hmm_range *range,
 		if (ret)
 			return ret;
 	}
+}
+
+/*
+ * Fault one window into the device page table, under a watch of that
+ * window. Context: mm users held, no lock held.
+ */
+static int dmirror_fault_window(struct dmirror *dm, struct hmm_range *range,
+				bool own_only, bool unlocked)
+{
+	struct dmirror_watch w;
+	int ret;
+
+	ret = dmirror_watch_start(dm, &w, range->start, range->end);
+	if (ret)
+		return ret;
+	range->notifier = &w.mni;
+	ret = dmirror_fault_watched(dm, &w, range, own_only, unlocked);
+	range->notifier = NULL;
+	dmirror_watch_stop(&w);
+	return ret;
 }
 
 /**
@@ -337,7 +467,6 @@ static int dmirror_fault(struct dmirror *dm, struct dmirror_xfer *x,
 			 bool unlocked)
 {
 	struct hmm_range range = {
-		.notifier		= &dm->notifier,
 		.hmm_pfns		= x->pfns,
 		.default_flags		= HMM_PFN_REQ_FAULT |
 					  (write ? HMM_PFN_REQ_WRITE : 0),
@@ -357,6 +486,18 @@ static int dmirror_fault(struct dmirror *dm, struct dmirror_xfer *x,
 }
 
 /*
+ * Between two steps of a loop whose length the request decides: give the
+ * CPU away, and stop for a fatal signal. Return: 0 or -EINTR.
+ */
+static int dmirror_loop_check(void)
+{
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	cond_resched();
+	return 0;
+}
+
+/*
  * Refuse a range the device cannot access before touching anything, so a
  * failed READ leaves the user buffer and a failed WRITE the memory as they
  * were: a hole or a VMA without read access (or without struct pages) is
@@ -371,6 +512,9 @@ static int dmirror_check_vmas(struct dmirror *dm, unsigned long start,
 
 	mmap_read_lock(dm->mm);
 	for (addr = start; addr < end; addr = vma->vm_end) {
+		ret = dmirror_loop_check();
+		if (ret)
+			break;
 		vma = find_vma(dm->mm, addr);
 		if (!vma || vma->vm_start > addr ||
 		    !(vma->vm_flags & VM_READ) ||
@@ -679,6 +823,9 @@ static int dmirror_read_common(struct dmirror *dm, struct hmm_dmirror_cmd *cmd,
 		return -ENOMEM;
 
 	while (addr < end) {
+		ret = dmirror_loop_check();
+		if (ret)
+			break;
 		ret = dmirror_xfer_to_user(dm, x, addr, end, &next);
 		if (ret)
 			break;
@@ -759,6 +906,9 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		unsigned long bstart = addr;
 		unsigned long bend = min(end, addr + dmirror_xfer_batch_bytes(x));
 
+		ret = dmirror_loop_check();
+		if (ret)
+			break;
 		/* Overlapping buffer: take the whole batch first. */
 		if (x->buf && copy_from_user(x->buf, x->uptr + (addr - start),
 					     bend - addr)) {
@@ -811,6 +961,9 @@ static int dmirror_copy_out(struct dmirror *dm, struct hmm_dmirror_cmd *cmd,
 	int ret = 0;
 
 	for (addr = start; addr < end && !ret; addr = next) {
+		ret = dmirror_loop_check();
+		if (ret)
+			break;
 		ret = dmirror_xfer_to_user(dm, x, addr, end, &next);
 		if (!ret && next == addr)
 			ret = -ENOENT;
@@ -841,7 +994,6 @@ int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	unsigned long start = cmd->addr;
 	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
 	struct hmm_range range = {
-		.notifier		= &dm->notifier,
 		.default_flags		= 0,
 		.dev_private_owner	= dm->mdev,
 	};
@@ -857,6 +1009,9 @@ int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	for (addr = start; addr < end && !ret; addr = range.end) {
 		range.start = addr;
 		range.end = min(end, addr + DMIRROR_WINDOW_PAGES * PAGE_SIZE);
+		ret = dmirror_loop_check();
+		if (ret)
+			break;
 		mutex_lock(&dm->lock);
 		complete = dmirror_pt_complete(dm, range.start, range.end);
 		mutex_unlock(&dm->lock);
@@ -897,28 +1052,29 @@ int dmirror_mirror_copy_out(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 
 /**
  * dmirror_mirror_store() - enter one page in the device page table
- * @dm:     the mirror
+ * @w:      a watch of the mirror over a range that holds @addr
  * @addr:   its virtual address
  * @page:   the page
  * @access: DMIRROR_PT_*
- * @seq:    mmu_interval_read_begin() of @dm's notifier from before the
- *          caller looked up @page
+ * @seq:    mmu_interval_read_begin() of @w from before the caller looked
+ *          up @page
  *
  * Context: process context, mirror lock not held.
- * Return: 0, -EAGAIN if an invalidation ran since @seq (nothing stored;
- * look the page up again), or -ENOMEM.
+ * Return: 0, -EAGAIN if an invalidation of the watched range ran since
+ * @seq (nothing stored; look the page up again), or -ENOMEM.
  */
-int dmirror_mirror_store(struct dmirror *dm, unsigned long addr,
+int dmirror_mirror_store(struct dmirror_watch *w, unsigned long addr,
 			 struct page *page, unsigned int access,
 			 unsigned long seq)
 {
+	struct dmirror *dm = w->dm;
 	unsigned long index = addr >> PAGE_SHIFT;
 	void *old;
 	int ret;
 
 	for (;;) {
 		mutex_lock(&dm->lock);
-		if (mmu_interval_read_retry(&dm->notifier, seq)) {
+		if (mmu_interval_read_retry(&w->mni, seq)) {
 			mutex_unlock(&dm->lock);
 			return -EAGAIN;
 		}
@@ -931,6 +1087,85 @@ int dmirror_mirror_store(struct dmirror *dm, unsigned long addr,
 		if (ret)
 			return ret;
 	}
+}
+
+/*
+ * Pages, from entry @i of the window @args, that a migration to the device
+ * gave a destination although their source had no page (an empty or
+ * zero-page CPU entry): 0 for any other entry.
+ */
+static unsigned long dmirror_filled_span(const struct migrate_vma *args,
+					 unsigned long i)
+{
+	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
+
+	if (!args->dst[i] || migrate_pfn_to_page(args->src[i]))
+		return 0;
+	if (args->dst[i] & DMIRROR_PFN_COMPOUND)
+		return min_t(unsigned long, DMIRROR_BLOCK_PAGES, npages - i);
+	return 1;
+}
+
+/* Drop @dm's entries for the filled pages of @args. */
+static void dmirror_forget_filled_one(struct dmirror *dm,
+				      const struct migrate_vma *args)
+{
+	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
+	unsigned long first = args->start >> PAGE_SHIFT;
+	unsigned long i, j, n;
+
+	mutex_lock(&dm->lock);
+	/* Runs of filled pages, each erased at once. */
+	for (i = 0; i < npages; i = j + 1) {
+		for (j = i; j < npages; j += n) {
+			n = dmirror_filled_span(args, j);
+			if (!n)
+				break;
+		}
+		if (j > i)
+			dmirror_xa_erase_range(&dm->pt, first + i, first + j - 1);
+	}
+	mutex_unlock(&dm->lock);
+}
+
+/**
+ * dmirror_mirror_forget_filled() - after migrate_vma_pages() of a
+ * migration to @mdev: drop what its mirrors map where the core filled an
+ * empty or zero-page CPU entry
+ * @mdev: the device migrated to
+ * @mm:   the address space
+ * @args: the window, after migrate_vma_pages() and before
+ *        migrate_vma_finalize()
+ *
+ * For a source without a page, migrate_vma_setup() changes nothing:
+ * migrate_vma_pages() installs the device page, replacing the zero page
+ * if the CPU faulted it in meanwhile, under an MMU_NOTIFY_MIGRATE event of
+ * its own that every mirror of @mdev skips as the device's own migration.
+ * A mirror of @mdev in @mm that entered the zero page after step 1 of DOC:
+ * migration (migrate.c) would keep reading zeros where the device page
+ * is written. So every such mirror drops its entries for those pages;
+ * its next access faults and finds the device page. A fault under way on
+ * them sees the event through its watch (DOC: device page table).
+ *
+ * Context: process context, mmap lock held, no mirror lock held.
+ */
+void dmirror_mirror_forget_filled(struct dmirror_device *mdev,
+				  struct mm_struct *mm,
+				  const struct migrate_vma *args)
+{
+	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
+	struct dmirror *dm;
+	unsigned long i;
+
+	for (i = 0; i < npages && !dmirror_filled_span(args, i); i++)
+		;
+	if (i == npages)
+		return;
+	mutex_lock(&mdev->mirrors_lock);
+	list_for_each_entry(dm, &mdev->mirrors, dev_link)
+		if (dm->mm == mm)
+			dmirror_forget_filled_one(dm, args);
+	mutex_unlock(&mdev->mirrors_lock);
 }
 
 /**

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hmm_dmirror SNAPSHOT: what hmm_range_fault() sees, one byte per page.
+ *
+ * Each window is sampled under a watch of that window (DOC: device page
+ * table in mirror.c), so only invalidations of the window itself make it
+ * sample again, and give up after DMIRROR_BUSY_MS (-EBUSY).
  */
 #include <linux/hmm.h>
 #include <linux/jiffies.h>
@@ -50,8 +54,10 @@ static u8 dmirror_snapshot_byte(struct dmirror *dm, unsigned long hpfn)
 	return byte;
 }
 
-/* Sample one window without faulting, retrying while it is invalidated. */
-static int dmirror_snapshot_window(struct dmirror *dm, struct hmm_range *range)
+/* Sample a window without faulting while @w watches it. */
+static int dmirror_snapshot_watched(struct dmirror *dm,
+				    struct dmirror_watch *w,
+				    struct hmm_range *range)
 {
 	unsigned long timeout = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
 	int ret;
@@ -61,8 +67,9 @@ static int dmirror_snapshot_window(struct dmirror *dm, struct hmm_range *range)
 			return -EINTR;
 		if (time_after(jiffies, timeout))
 			return -EBUSY;
+		cond_resched();
 
-		range->notifier_seq = mmu_interval_read_begin(range->notifier);
+		range->notifier_seq = mmu_interval_read_begin(&w->mni);
 		mmap_read_lock(dm->mm);
 		ret = hmm_range_fault(range);
 		mmap_read_unlock(dm->mm);
@@ -70,10 +77,25 @@ static int dmirror_snapshot_window(struct dmirror *dm, struct hmm_range *range)
 			continue;
 		if (ret)
 			return ret;
-		if (!mmu_interval_read_retry(range->notifier,
-					     range->notifier_seq))
+		if (!mmu_interval_read_retry(&w->mni, range->notifier_seq))
 			return 0;
 	}
+}
+
+/* Sample one window, retrying while the window is invalidated. */
+static int dmirror_snapshot_window(struct dmirror *dm, struct hmm_range *range)
+{
+	struct dmirror_watch w;
+	int ret;
+
+	ret = dmirror_watch_start(dm, &w, range->start, range->end);
+	if (ret)
+		return ret;
+	range->notifier = &w.mni;
+	ret = dmirror_snapshot_watched(dm, &w, range);
+	range->notifier = NULL;
+	dmirror_watch_stop(&w);
+	return ret;
 }
 
 /**
@@ -95,7 +117,7 @@ struct dmirror_snap {
  * window's bytes reach the user buffer before the next window is sampled.
  *
  * Context: process context in @dm->mm.
- * Return: 0 or a negative errno.
+ * Return: 0 or a negative errno (-EINTR on a fatal signal).
  */
 int dmirror_snapshot(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 {
@@ -104,7 +126,6 @@ int dmirror_snapshot(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	u8 __user *uptr = u64_to_user_ptr(cmd->ptr);
 	struct dmirror_snap *s;
 	struct hmm_range range = {
-		.notifier		= &dm->notifier,
 		.default_flags		= 0,
 		.dev_private_owner	= dm->mdev,
 	};

@@ -65,7 +65,12 @@ struct hmm_dmirror_cmd {
  * receives npages * page size bytes, only when every page was read.
  * @cpages = pages read, @faults = fault rounds.
  * Errors: -EFAULT (no VMA, PROT_NONE, a fault failed, @ptr not writable),
- * -EBUSY (the range kept being invalidated), -ENOMEM.
+ * -EBUSY (the range kept being invalidated for a second), -ENOMEM, -EINTR
+ * (fatal signal).
+ *
+ * Only invalidations that overlap the range make a fault read the CPU
+ * page tables again (this holds for every ioctl below); what happens
+ * elsewhere in the address space never leads to -EBUSY.
  */
 #define HMM_DMIRROR_READ		_IOWR('H', 0x00, struct hmm_dmirror_cmd)
 
@@ -91,7 +96,8 @@ struct hmm_dmirror_cmd {
  * another device; nothing is copied to @ptr), -ENOMEM when the device could
  * not make room, -EINVAL for holes, PROT_NONE and VMAs migration cannot
  * handle (hugetlb, I/O mappings). Pages moved before an error stay moved.
- * The read-back retries while invalidations race it: never -EBUSY.
+ * The read-back retries while invalidations of the range race it: never
+ * -EBUSY, but -EINTR on a fatal signal.
  *
  * Where the kernel supports compound device-private migration (module
  * parameter thp_migration reads Y), a PMD-mapped THP, or an empty or huge
@@ -115,7 +121,9 @@ struct hmm_dmirror_cmd {
  * HMM_DMIRROR_SNAPSHOT - describe the CPU page table without faulting
  *
  * Writes one byte per page to @ptr, built from the HMM_DMIRROR_PROT_*
- * values. @cpages = npages.
+ * values. @cpages = npages. Errors: -EFAULT (@ptr not writable), -EBUSY
+ * (a part of the range kept being invalidated for a second), -ENOMEM,
+ * -EINTR (fatal signal).
  */
 #define HMM_DMIRROR_SNAPSHOT		_IOWR('H', 0x04, struct hmm_dmirror_cmd)
 
@@ -141,7 +149,8 @@ struct hmm_dmirror_cmd {
  * HMM_DMIRROR_CHECK_EXCLUSIVE - check that atomic access was revoked
  *
  * Returns -EPERM while some page of the range still has device-atomic
- * access in the device's page table, 0 once none has.
+ * access in the device's page table, 0 once none has (-EINTR on a fatal
+ * signal).
  */
 #define HMM_DMIRROR_CHECK_EXCLUSIVE	_IOWR('H', 0x06, struct hmm_dmirror_cmd)
 
