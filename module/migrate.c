@@ -71,10 +71,11 @@
  * (dmirror_devmem_alloc()): its earlier windows stay, and when nothing
  * else can go it is -ENOMEM. A page the core could not take at that
  * moment (locked, isolated or referenced by someone else, a THP it could
- * not split) leaves the read-back short (-ENOENT); where every VMA of the
- * range is anonymous, so that such a page is the likely reason, the range
- * is set up again, DMIRROR_TO_DEV_PASSES times at most, before -ENOENT is
- * returned.
+ * not split), or device memory that was busy when room was needed, leaves
+ * the read-back short; where every VMA of the range is anonymous, so that
+ * such a page is the likely reason, the range is set up again after a
+ * short pause, DMIRROR_TO_DEV_PASSES times at most, before -ENOENT (or
+ * -ENOMEM) is returned. Each pass only moves what is still missing.
  *
  * Device pages record the mm and address they were migrated for
  * (dmirror_devmem_set_addr()). A closing file evicts its mm's pages by
@@ -83,6 +84,8 @@
 
 /* Passes of MIGRATE_TO_DEV over a range whose pages did not all move. */
 #define DMIRROR_TO_DEV_PASSES	3
+/* The pause before the next pass, for whoever held a page to let go. */
+#define DMIRROR_TO_DEV_PAUSE_MS	10
 
 /* Whether migrations of @mdev ask the core for compound units. */
 static unsigned long dmirror_migrate_compound(struct dmirror_device *mdev)
@@ -474,7 +477,7 @@ static bool dmirror_migrate_dev_again(int ret, unsigned int status,
 				      unsigned int pass)
 {
 	return ret == -ENOENT && pass < DMIRROR_TO_DEV_PASSES &&
-	       !(status & (DMIRROR_ALLOC_SHORT | DMIRROR_PASS_NOT_ANON));
+	       !(status & DMIRROR_PASS_NOT_ANON);
 }
 
 /**
@@ -528,6 +531,8 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		if (!dmirror_migrate_dev_again(ret, status, pass))
 			break;
 		dev_dbg(&mdev->dev, "pass %u left pages behind, again\n", pass);
+		/* A fatal signal cuts it short; the next pass sees it. */
+		schedule_timeout_killable(msecs_to_jiffies(DMIRROR_TO_DEV_PAUSE_MS));
 	}
 	kvfree(b);
 	atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_MIGRATED_TO_DEV]);

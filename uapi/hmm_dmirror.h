@@ -89,8 +89,9 @@ struct hmm_dmirror_cmd {
  * range (what this request moved already, or what was there before).
  * Afterwards the device's view of the range is copied to @ptr; @cpages =
  * npages. A page the kernel could not take at that moment (locked or
- * referenced by someone else, a THP it could not split) is tried again, a
- * few times at most. Errors: -ENOENT when some page is neither on the
+ * referenced by someone else, a THP it could not split), and device memory
+ * busy when room was needed, are tried again, a few times at most (in
+ * anonymous memory only). Errors: -ENOENT when some page is neither on the
  * device nor mapped by it (shared memory, a page of another device, a page
  * that stayed busy; nothing is copied to @ptr), -ENOMEM when @npages is
  * more than the device holds (its capacity_pages in debugfs; checked
