@@ -11,6 +11,7 @@
 #include <linux/memremap.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
@@ -36,6 +37,24 @@
  * which moves its pages back to system memory and invalidates every mirror
  * that maps them (the rmap walk raises ordinary invalidations).
  *
+ * Each page records where it came from (@rec: the address space whose
+ * migration put it there, and the virtual address). Two things use it:
+ *
+ * - Making room for a migration evicts the pages of a block except those
+ *   of the migration's own range: those are what it moved already, or had
+ *   moved before, and evicting them would leave the range short again.
+ *   When nothing else can go, the migration gets fewer pages (-ENOMEM).
+ * - Closing a file evicts the pages its address space put on the device,
+ *   whatever the CPU or device page tables look like by then, at the cost
+ *   of the device's size, not of the address space's.
+ *
+ * A record is a hint, never dereferenced: the address goes stale when
+ * mremap() moves the page, and @mm is a plain pointer. Every open file of
+ * an mm holds an mmgrab() reference, so while one is open no other mm has
+ * that address; a page can outlive its mm (a forked child still maps it),
+ * and if a later mm gets the same address, its close evicts that page too.
+ * Either way at worst a page moves, with its data.
+ *
  * Large device pages: where the kernel supports compound device-private
  * migration (and thp_migration is set), a PMD-sized THP or empty 2 MiB
  * unit migrates into one large device folio, which is one whole free
@@ -56,9 +75,15 @@
  *
  * Locking: @lock (a spinlock, taken with interrupts off because the free
  * callback may run wherever a page reference is dropped) protects the
- * bitmaps, block ages and counts; @chunk_lock (a mutex) serialises adding
- * and removing chunks. Order: chunk_lock -> lock. Eviction takes neither
- * while it migrates.
+ * bitmaps, block ages, page records and counts; @chunk_lock (a mutex)
+ * serialises adding and removing chunks, and every eviction holds it while
+ * it migrates, so that the chunk cannot be removed under it (migration
+ * only trylocks device pages, so this nests inside the page locks and
+ * mmap_lock of a migration that needs room). Order: chunk_lock -> lock.
+ *
+ * Loops a user sizes (eviction for an ioctl or a close, RELEASE's waits)
+ * stop on a fatal signal and reschedule; RELEASE gives up on busy memory
+ * after DMIRROR_BUSY_MS in all, however many chunks are busy.
  */
 
 /* Device memory size of the emulated devices, per device. */
@@ -88,7 +113,7 @@ bool dmirror_devmem_large_enabled(void)
 	return thp_migration;
 }
 
-/* Attempts to empty a chunk before giving up on removing it. */
+/* Attempts to empty a chunk between two warnings at unload. */
 #define DMIRROR_RELEASE_TRIES	50
 
 /**
@@ -170,6 +195,7 @@ static const struct dev_pagemap_ops dmirror_devmem_ops = {
 static void dmirror_chunk_free(struct dmirror_chunk *chunk)
 {
 	vfree(chunk->vram);
+	kvfree(chunk->rec);
 	bitmap_free(chunk->free);
 	bitmap_free(chunk->large_stale);
 	kfree(chunk->block_stamp);
@@ -204,10 +230,11 @@ static struct dmirror_chunk *dmirror_chunk_create(struct dmirror_device *mdev)
 	chunk->block_stamp = kcalloc(nblocks, sizeof(u64), GFP_KERNEL);
 	chunk->block_used = kcalloc(nblocks, sizeof(unsigned int), GFP_KERNEL);
 	chunk->large_stale = bitmap_zalloc(nblocks, GFP_KERNEL);
+	chunk->rec = kvcalloc(npages, sizeof(*chunk->rec), GFP_KERNEL);
 	if (!coherent)
 		chunk->vram = vmalloc(size);
 	if (!chunk->free || !chunk->block_stamp || !chunk->block_used ||
-	    !chunk->large_stale ||
+	    !chunk->large_stale || !chunk->rec ||
 	    (!coherent && !chunk->vram)) {
 		dmirror_chunk_free(chunk);
 		return ERR_PTR(-ENOMEM);
@@ -266,10 +293,22 @@ static void dmirror_chunk_destroy(struct dmirror_chunk *chunk)
 	put_device(&mdev->dev);
 }
 
-/* Allocate up to @n free pages from @chunk. Context: mem->lock held. */
+/* Record page @idx of @chunk as @mm's, address not known yet. */
+static void dmirror_chunk_rec_init(struct dmirror_chunk *chunk,
+				   unsigned long idx, const struct mm_struct *mm)
+{
+	chunk->rec[idx].mm = mm;
+	WRITE_ONCE(chunk->rec[idx].addr, 0);
+}
+
+/*
+ * Allocate up to @n free pages from @chunk for @mm.
+ * Context: mem->lock held.
+ */
 static unsigned int dmirror_chunk_take(struct dmirror_devmem *mem,
 				       struct dmirror_chunk *chunk,
-				       struct page **pages, unsigned int n)
+				       struct page **pages, unsigned int n,
+				       const struct mm_struct *mm)
 {
 	unsigned long idx = chunk->hint;
 	unsigned int got = 0;
@@ -291,6 +330,7 @@ static unsigned int dmirror_chunk_take(struct dmirror_devmem *mem,
 				pick = block * DMIRROR_BLOCK_PAGES;
 		}
 		__clear_bit(pick, chunk->free);
+		dmirror_chunk_rec_init(chunk, pick, mm);
 		chunk->nr_free--;
 		chunk->block_used[block]++;
 		chunk->block_stamp[block] = ++mem->stamp;
@@ -300,11 +340,12 @@ static unsigned int dmirror_chunk_take(struct dmirror_devmem *mem,
 	return got;
 }
 
-/* Take one whole free block of @chunk. Context: mem->lock held. */
+/* Take one whole free block of @chunk for @mm. Context: mem->lock held. */
 static struct page *dmirror_chunk_take_block(struct dmirror_devmem *mem,
-					     struct dmirror_chunk *chunk)
+					     struct dmirror_chunk *chunk,
+					     const struct mm_struct *mm)
 {
-	unsigned long b, idx;
+	unsigned long b, idx, i;
 
 	if (!chunk->large_ok || chunk->nr_free < DMIRROR_BLOCK_PAGES)
 		return NULL;
@@ -313,6 +354,8 @@ static struct page *dmirror_chunk_take_block(struct dmirror_devmem *mem,
 			continue;
 		idx = b * DMIRROR_BLOCK_PAGES;
 		bitmap_clear(chunk->free, idx, DMIRROR_BLOCK_PAGES);
+		for (i = idx; i < idx + DMIRROR_BLOCK_PAGES; i++)
+			dmirror_chunk_rec_init(chunk, i, mm);
 		chunk->nr_free -= DMIRROR_BLOCK_PAGES;
 		chunk->block_used[b] = DMIRROR_BLOCK_PAGES;
 		chunk->block_stamp[b] = ++mem->stamp;
@@ -322,9 +365,10 @@ static struct page *dmirror_chunk_take_block(struct dmirror_devmem *mem,
 	return NULL;
 }
 
-/* Take free pages from the chunks we have. */
+/* Take free pages for @mm from the chunks we have. */
 static unsigned int dmirror_devmem_take(struct dmirror_devmem *mem,
-					struct page **pages, unsigned int n)
+					struct page **pages, unsigned int n,
+					const struct mm_struct *mm)
 {
 	unsigned int i, got = 0;
 	unsigned long flags;
@@ -335,14 +379,15 @@ static unsigned int dmirror_devmem_take(struct dmirror_devmem *mem,
 
 		if (chunk && !chunk->dying)
 			got += dmirror_chunk_take(mem, chunk, pages + got,
-						  n - got);
+						  n - got, mm);
 	}
 	spin_unlock_irqrestore(&mem->lock, flags);
 	return got;
 }
 
-/* Take one whole free block from the chunks we have. */
-static struct page *dmirror_devmem_take_block(struct dmirror_devmem *mem)
+/* Take one whole free block for @mm from the chunks we have. */
+static struct page *dmirror_devmem_take_block(struct dmirror_devmem *mem,
+					      const struct mm_struct *mm)
 {
 	struct page *page = NULL;
 	unsigned long flags;
@@ -353,7 +398,7 @@ static struct page *dmirror_devmem_take_block(struct dmirror_devmem *mem)
 		struct dmirror_chunk *chunk = mem->chunks[i];
 
 		if (chunk && !chunk->dying)
-			page = dmirror_chunk_take_block(mem, chunk);
+			page = dmirror_chunk_take_block(mem, chunk, mm);
 	}
 	spin_unlock_irqrestore(&mem->lock, flags);
 	return page;
@@ -392,42 +437,130 @@ static int dmirror_devmem_grow(struct dmirror_device *mdev)
 	return ret;
 }
 
-/* The in-use block allocated longest ago, skipping @skip of them. */
-static bool dmirror_devmem_oldest_block(struct dmirror_devmem *mem,
-					unsigned int skip,
-					unsigned long *first_pfn)
+/*
+ * The in-use block allocated longest ago after the one stamped @floor
+ * (0: any): its chunk, its first page's index there, and its stamp.
+ */
+static struct dmirror_chunk *
+dmirror_devmem_oldest_block(struct dmirror_devmem *mem, u64 floor,
+			    unsigned long *idx, u64 *stamp)
 {
 	struct dmirror_chunk *best_chunk = NULL;
 	unsigned long flags, b, best = 0;
+	u64 best_stamp = U64_MAX;
 	unsigned int i;
-	u64 floor = 0;
 
 	spin_lock_irqsave(&mem->lock, flags);
-	do {
-		u64 best_stamp = U64_MAX;
+	for (i = 0; i < DMIRROR_MAX_CHUNKS; i++) {
+		struct dmirror_chunk *chunk = mem->chunks[i];
 
-		best_chunk = NULL;
-		for (i = 0; i < DMIRROR_MAX_CHUNKS; i++) {
-			struct dmirror_chunk *chunk = mem->chunks[i];
-
-			if (!chunk || chunk->dying)
+		if (!chunk || chunk->dying)
+			continue;
+		for (b = 0; b < chunk->npages / DMIRROR_BLOCK_PAGES; b++) {
+			if (!chunk->block_used[b] ||
+			    chunk->block_stamp[b] <= floor ||
+			    chunk->block_stamp[b] >= best_stamp)
 				continue;
-			for (b = 0; b < chunk->npages / DMIRROR_BLOCK_PAGES; b++) {
-				if (!chunk->block_used[b] ||
-				    chunk->block_stamp[b] <= floor ||
-				    chunk->block_stamp[b] >= best_stamp)
-					continue;
-				best_stamp = chunk->block_stamp[b];
-				best_chunk = chunk;
-				best = b;
-			}
+			best_stamp = chunk->block_stamp[b];
+			best_chunk = chunk;
+			best = b;
 		}
-		floor = best_stamp;
-	} while (best_chunk && skip--);
-	if (best_chunk)
-		*first_pfn = best_chunk->base_pfn + best * DMIRROR_BLOCK_PAGES;
+	}
+	if (best_chunk) {
+		*idx = best * DMIRROR_BLOCK_PAGES;
+		*stamp = best_stamp;
+	}
 	spin_unlock_irqrestore(&mem->lock, flags);
 	return best_chunk;
+}
+
+/* Is page @idx of @chunk one of @span's (by its record)? */
+static bool dmirror_chunk_in_span(struct dmirror_chunk *chunk,
+				  unsigned long idx,
+				  const struct dmirror_span *span)
+{
+	unsigned long addr = READ_ONCE(chunk->rec[idx].addr);
+
+	return chunk->rec[idx].mm == span->mm && addr >= span->start &&
+	       addr < span->end;
+}
+
+/*
+ * The first run in [*@idx, @end) of @chunk of in-use pages that are
+ * (@in true) or are not (@in false) @span's: returned in *@idx and *@n.
+ * Context: mem->lock held.
+ */
+static bool dmirror_chunk_run(struct dmirror_chunk *chunk,
+			      const struct dmirror_span *span, bool in,
+			      unsigned long *idx, unsigned long end,
+			      unsigned long *n)
+{
+	unsigned long i = *idx, first;
+
+	while (i < end && (test_bit(i, chunk->free) ||
+			   dmirror_chunk_in_span(chunk, i, span) != in))
+		i++;
+	if (i == end)
+		return false;
+	first = i;
+	while (i < end && !test_bit(i, chunk->free) &&
+	       dmirror_chunk_in_span(chunk, i, span) == in)
+		i++;
+	*idx = first;
+	*n = i - first;
+	return true;
+}
+
+/*
+ * Evict the in-use pages of one block of @chunk (the one that holds page
+ * @idx, from @idx on) that are (@in) or are not (!@in) @span's, run by
+ * run, until the block ends or a fatal signal.
+ * Context: mem->chunk_lock held. Return: pages moved.
+ */
+static unsigned long dmirror_chunk_evict_runs(struct dmirror_chunk *chunk,
+					      unsigned long idx,
+					      const struct dmirror_span *span,
+					      bool in)
+{
+	struct dmirror_devmem *mem = &chunk->mdev->mem;
+	unsigned long end = ALIGN_DOWN(idx, DMIRROR_BLOCK_PAGES) +
+			    DMIRROR_BLOCK_PAGES;
+	unsigned long flags, n, moved = 0;
+	bool found;
+
+	while (idx < end && !fatal_signal_pending(current)) {
+		spin_lock_irqsave(&mem->lock, flags);
+		found = chunk->block_used[idx / DMIRROR_BLOCK_PAGES] &&
+			dmirror_chunk_run(chunk, span, in, &idx, end, &n);
+		spin_unlock_irqrestore(&mem->lock, flags);
+		if (!found)
+			break;
+		moved += dmirror_devmem_evict_range(chunk->mdev,
+						    chunk->base_pfn + idx, n);
+		idx += n;
+	}
+	return moved;
+}
+
+/*
+ * Make room for @req: evict what is not @req's own from the oldest block
+ * after the one stamped *@floor, which then becomes that block's stamp.
+ * Return: whether there was such a block.
+ */
+static bool dmirror_devmem_evict_oldest(struct dmirror_device *mdev,
+					const struct dmirror_span *req,
+					u64 *floor)
+{
+	struct dmirror_devmem *mem = &mdev->mem;
+	struct dmirror_chunk *chunk;
+	unsigned long idx;
+
+	mutex_lock(&mem->chunk_lock);
+	chunk = dmirror_devmem_oldest_block(mem, *floor, &idx, floor);
+	if (chunk)
+		dmirror_chunk_evict_runs(chunk, idx, req, false);
+	mutex_unlock(&mem->chunk_lock);
+	return chunk;
 }
 
 /**
@@ -435,35 +568,40 @@ static bool dmirror_devmem_oldest_block(struct dmirror_devmem *mem,
  * @mdev:  the device
  * @pages: filled with up to @n pages, each referenced and locked
  * @n:     pages wanted
+ * @req:   the migration: its mm and range. The pages are recorded as
+ *         @req->mm's (their addresses: dmirror_devmem_set_addr()), and
+ *         pages of @req's range are not evicted to make room
  *
  * Adds chunks up to the capacity; beyond it evicts the least recently
- * migrated blocks. Context: process context, may sleep; the caller must
- * not hold a mirror lock.
+ * migrated blocks (what of them is not @req's). Context: process context,
+ * may sleep; the caller must not hold a mirror lock.
  *
  * Return: the number of pages allocated; fewer than @n when nothing more
- * could be evicted.
+ * could be evicted, or on a fatal signal.
  */
 unsigned int dmirror_devmem_alloc(struct dmirror_device *mdev,
-				  struct page **pages, unsigned int n)
+				  struct page **pages, unsigned int n,
+				  const struct dmirror_span *req)
 {
 	struct dmirror_devmem *mem = &mdev->mem;
-	unsigned int got = 0, i, skip = 0;
-	unsigned long first;
+	unsigned int got = 0, i;
+	u64 floor = 0;
 
 	while (got < n) {
-		got += dmirror_devmem_take(mem, pages + got, n - got);
+		got += dmirror_devmem_take(mem, pages + got, n - got, req->mm);
 		if (got == n)
 			break;
 		if (!dmirror_devmem_grow(mdev))
 			continue;
-		/* Full: evict the oldest block that gives something back. */
-		if (!dmirror_devmem_oldest_block(mem, skip, &first))
+		if (fatal_signal_pending(current))
 			break;
-		if (dmirror_devmem_evict_range(mdev, first,
-					       DMIRROR_BLOCK_PAGES))
-			skip = 0;
-		else
-			skip++;
+		cond_resched();
+		/*
+		 * Full: evict the oldest block that gives something back,
+		 * trying each block at most once in this call.
+		 */
+		if (!dmirror_devmem_evict_oldest(mdev, req, &floor))
+			break;
 	}
 	for (i = 0; i < got; i++)
 		dmirror_zone_device_page_init(pages[i]);
@@ -472,8 +610,28 @@ unsigned int dmirror_devmem_alloc(struct dmirror_device *mdev,
 }
 
 /**
+ * dmirror_devmem_set_addr() - record the virtual address of device pages
+ * @page: the first of @nr pages a migration filled, in one chunk
+ * @addr: the virtual address @page is migrated to
+ * @nr:   pages; the others follow @page and @addr
+ *
+ * Context: the pages were allocated by this migration and not yet mapped.
+ */
+void dmirror_devmem_set_addr(struct page *page, unsigned long addr,
+			     unsigned long nr)
+{
+	struct dmirror_chunk *chunk = dmirror_page_chunk(page);
+	unsigned long idx = page_to_pfn(page) - chunk->base_pfn, i;
+
+	for (i = 0; i < nr; i++)
+		WRITE_ONCE(chunk->rec[idx + i].addr, addr + (i << PAGE_SHIFT));
+}
+
+/**
  * dmirror_devmem_alloc_large() - allocate one PMD-sized device folio
- * @mdev: a device-private device
+ * @mdev:  a device-private device
+ * @mm:    the address space it is for (recorded, see DOC; the caller
+ *         records the address with dmirror_devmem_set_addr())
  *
  * Takes a whole free block, adding a chunk if none is free and the
  * capacity allows; never evicts (the caller falls back to base pages).
@@ -481,7 +639,8 @@ unsigned int dmirror_devmem_alloc(struct dmirror_device *mdev,
  *
  * Return: the folio's head page, referenced and locked, or NULL.
  */
-struct page *dmirror_devmem_alloc_large(struct dmirror_device *mdev)
+struct page *dmirror_devmem_alloc_large(struct dmirror_device *mdev,
+					const struct mm_struct *mm)
 {
 	struct dmirror_devmem *mem = &mdev->mem;
 	struct page *page;
@@ -489,9 +648,9 @@ struct page *dmirror_devmem_alloc_large(struct dmirror_device *mdev)
 	if (!dmirror_devmem_large_enabled() ||
 	    mdev->mtype != HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
 		return NULL;
-	page = dmirror_devmem_take_block(mem);
+	page = dmirror_devmem_take_block(mem, mm);
 	if (!page && !dmirror_devmem_grow(mdev))
-		page = dmirror_devmem_take_block(mem);
+		page = dmirror_devmem_take_block(mem, mm);
 	if (!page)
 		return NULL;
 	dmirror_zone_device_large_init(page);
@@ -543,7 +702,8 @@ static struct page *dmirror_devmem_sys_thp(void)
  * busy) stays this time, whole, mapped and intact; callers that must
  * empty the range retry (RELEASE, unload).
  *
- * Context: process context, may sleep; no mirror lock held.
+ * Context: process context, may sleep; mem->chunk_lock held (the chunk
+ * stays), no mirror lock held.
  * Return: pages moved.
  */
 unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
@@ -614,16 +774,63 @@ out:
 	return moved;
 }
 
-/* Evict a whole chunk. Return: true once none of its pages is in use. */
-static bool dmirror_chunk_empty(struct dmirror_chunk *chunk)
+/**
+ * dmirror_devmem_evict_mm() - move an address space's device pages back
+ * @mdev: the device
+ * @mm:   the address space (see DOC: device memory)
+ *
+ * Evicts every page of @mdev that @mm's migrations put there, however it
+ * is mapped by now, walking the device's blocks (not the address space:
+ * the cost is that of the device's size). Best effort as any eviction;
+ * chunk_lock is held one block at a time.
+ *
+ * Context: process context, may sleep; no mirror lock held.
+ * Return: pages moved, or -EINTR on a fatal signal (what moved stays).
+ */
+long dmirror_devmem_evict_mm(struct dmirror_device *mdev,
+			     const struct mm_struct *mm)
+{
+	struct dmirror_span all = { .mm = mm, .start = 0, .end = ULONG_MAX };
+	struct dmirror_devmem *mem = &mdev->mem;
+	unsigned long idx, moved = 0;
+	struct dmirror_chunk *chunk;
+	unsigned int i;
+
+	for (i = 0; i < DMIRROR_MAX_CHUNKS; i++) {
+		for (idx = 0; ; idx += DMIRROR_BLOCK_PAGES) {
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			cond_resched();
+			mutex_lock(&mem->chunk_lock);
+			chunk = mem->chunks[i];
+			if (!chunk || idx >= chunk->npages) {
+				mutex_unlock(&mem->chunk_lock);
+				break;
+			}
+			moved += dmirror_chunk_evict_runs(chunk, idx, &all, true);
+			mutex_unlock(&mem->chunk_lock);
+		}
+	}
+	return moved;
+}
+
+/*
+ * Evict a whole chunk; if @killable, stop at a fatal signal.
+ * Return: true once none of its pages is in use.
+ */
+static bool dmirror_chunk_empty(struct dmirror_chunk *chunk, bool killable)
 {
 	struct dmirror_devmem *mem = &chunk->mdev->mem;
 	unsigned long pfn, flags;
 	bool empty;
 
-	for (pfn = 0; pfn < chunk->npages; pfn += DMIRROR_WINDOW_PAGES)
+	for (pfn = 0; pfn < chunk->npages; pfn += DMIRROR_WINDOW_PAGES) {
+		if (killable && fatal_signal_pending(current))
+			return false;
+		cond_resched();
 		dmirror_devmem_evict_range(chunk->mdev, chunk->base_pfn + pfn,
 					   DMIRROR_WINDOW_PAGES);
+	}
 	spin_lock_irqsave(&mem->lock, flags);
 	empty = chunk->nr_free == chunk->npages;
 	spin_unlock_irqrestore(&mem->lock, flags);
@@ -634,23 +841,27 @@ static bool dmirror_chunk_empty(struct dmirror_chunk *chunk)
  * dmirror_devmem_release() - evict everything and free every chunk
  * @mdev: the device
  * @wait: keep trying until every chunk is empty (module unload); otherwise
- *        a chunk whose pages stay busy (locked for the whole time) is kept,
- *        so RELEASE cannot hang
+ *        (RELEASE) busy memory is waited for DMIRROR_BUSY_MS in all, from
+ *        the first chunk found busy, and a chunk whose pages are still busy
+ *        (locked or referenced) then is kept, so RELEASE cannot hang; a
+ *        fatal signal stops it at once
  *
  * Used by HMM_DMIRROR_RELEASE and at unload.
  *
  * Context: process context, may sleep.
- * Return: 0, or -EBUSY if a chunk had to be kept.
+ * Return: 0, -EBUSY if a chunk had to be kept, or -EINTR (RELEASE only;
+ * the chunks not emptied by then are kept).
  */
 int dmirror_devmem_release(struct dmirror_device *mdev, bool wait)
 {
 	struct dmirror_devmem *mem = &mdev->mem;
-	unsigned long flags;
+	unsigned long flags, deadline = 0;
+	bool waiting = false;
 	unsigned int i, try;
 	int ret = 0;
 
 	mutex_lock(&mem->chunk_lock);
-	for (i = 0; i < DMIRROR_MAX_CHUNKS; i++) {
+	for (i = 0; i < DMIRROR_MAX_CHUNKS && ret != -EINTR; i++) {
 		struct dmirror_chunk *chunk = mem->chunks[i];
 		bool empty = false;
 
@@ -661,20 +872,33 @@ int dmirror_devmem_release(struct dmirror_device *mdev, bool wait)
 		spin_unlock_irqrestore(&mem->lock, flags);
 
 		for (try = 1; !empty; try++) {
-			empty = dmirror_chunk_empty(chunk);
-			if (empty || (!wait && try >= DMIRROR_RELEASE_TRIES))
+			empty = dmirror_chunk_empty(chunk, !wait);
+			if (empty)
 				break;
-			if (try % DMIRROR_RELEASE_TRIES == 0)
+			if (!wait && fatal_signal_pending(current)) {
+				ret = -EINTR;
+				break;
+			}
+			if (!waiting) {
+				deadline = jiffies +
+					   msecs_to_jiffies(DMIRROR_BUSY_MS);
+				waiting = true;
+			}
+			if (!wait && time_after(jiffies, deadline))
+				break;
+			if (wait && try % DMIRROR_RELEASE_TRIES == 0)
 				dev_warn(&mdev->dev, "device memory still busy, retrying\n");
 			msleep(20);
 		}
 		if (!empty) {
-			dev_warn(&mdev->dev, "device memory busy, chunk %u kept\n",
-				 i);
+			if (ret != -EINTR) {
+				dev_warn(&mdev->dev, "device memory busy, chunk %u kept\n",
+					 i);
+				ret = -EBUSY;
+			}
 			spin_lock_irqsave(&mem->lock, flags);
 			chunk->dying = false;
 			spin_unlock_irqrestore(&mem->lock, flags);
-			ret = -EBUSY;
 			continue;
 		}
 		spin_lock_irqsave(&mem->lock, flags);

@@ -65,10 +65,12 @@
  *    mmu_notifier_get()/_put() and never with an mmap_lock held. It comes
  *    before 7 and 8 only because removing a directory waits for its file
  *    operations (nonblock_selftest takes 7 and 8).
- * 3. dmirror_devmem.chunk_lock (devmem.c): adding and removing chunks.
- * 4. mmap_lock of the mm (taken by mmu_notifier_get(), hmm_range_fault(),
+ * 3. mmap_lock of the mm (taken by mmu_notifier_get(), hmm_range_fault(),
  *    migrations).
- * 5. page locks (migration, the CPU fault handler).
+ * 4. page locks (migration, the CPU fault handler).
+ * 5. dmirror_devmem.chunk_lock (devmem.c): adding and removing chunks, and
+ *    every eviction, which only trylocks device pages; a migration to the
+ *    device takes it to add a chunk or make room, holding 3 and 4.
  * 6. dmirror_device.mirrors_lock: the device's list of mirrors.
  * 7. dmirror_mm.lock: the mm's list of mirrors.
  * 8. dmirror.lock, "the mirror lock": the device page table. Taken by the
@@ -78,7 +80,8 @@
  *    memory. Inserting a watch may take mmap_lock (so no mmap_lock is held
  *    then); removing one waits for a running invalidation (so nothing an
  *    invalidation takes is held then).
- * 9. dmirror_devmem.lock (a spinlock, irq-safe): free bitmaps and counts.
+ * 9. dmirror_devmem.lock (a spinlock, irq-safe): free bitmaps, page
+ *    records and counts.
  * 10. dmirror_split_queue.lock (a spinlock): split requests; innermost.
  *
  * split.c takes an mmap_lock only with mmap_read_trylock(), so it may run
@@ -154,6 +157,30 @@ struct dmirror_stats {
 };
 
 /**
+ * struct dmirror_span - a virtual address range of one address space
+ * @mm:    the address space (compared, never dereferenced)
+ * @start: first address
+ * @end:   end of the range (exclusive)
+ */
+struct dmirror_span {
+	const struct mm_struct *mm;
+	unsigned long start;
+	unsigned long end;
+};
+
+/**
+ * struct dmirror_page_rec - where a device page came from (devmem.c)
+ * @mm:   the address space whose migration put it on the device
+ *        (compared, never dereferenced)
+ * @addr: the virtual address it was migrated to; a hint (mremap() moves
+ *        the page, not the record)
+ */
+struct dmirror_page_rec {
+	const struct mm_struct *mm;
+	unsigned long addr;
+};
+
+/**
  * struct dmirror_chunk - one range of device memory (devmem.c)
  * @pgmap:       the ZONE_DEVICE pagemap; its owner is the device
  * @mdev:        the device (reference held)
@@ -168,6 +195,7 @@ struct dmirror_stats {
  * @block_used:  per block, pages in use
  * @large_stale: per block, freed as a large folio and its head page not
  *               handed out since (see devmem.c)
+ * @rec:         per page, where it came from
  * @large_ok:    whole blocks may be handed out as large device folios
  * @dying:       being released: no allocation from it
  * @coherent:    MEMORY_DEVICE_COHERENT: @vram is the CPU mapping of the
@@ -186,6 +214,7 @@ struct dmirror_chunk {
 	u64 *block_stamp;
 	unsigned int *block_used;
 	unsigned long *large_stale;
+	struct dmirror_page_rec *rec;
 	bool large_ok;
 	bool dying;
 	bool coherent;
@@ -412,12 +441,18 @@ int dmirror_devmem_init(struct dmirror_device *mdev);
 int dmirror_devmem_release(struct dmirror_device *mdev, bool wait);
 void *dmirror_devmem_page_data(struct page *page);
 unsigned int dmirror_devmem_alloc(struct dmirror_device *mdev,
-				  struct page **pages, unsigned int n);
+				  struct page **pages, unsigned int n,
+				  const struct dmirror_span *req);
+void dmirror_devmem_set_addr(struct page *page, unsigned long addr,
+			     unsigned long nr);
 bool dmirror_devmem_large_enabled(void);
-struct page *dmirror_devmem_alloc_large(struct dmirror_device *mdev);
+struct page *dmirror_devmem_alloc_large(struct dmirror_device *mdev,
+					const struct mm_struct *mm);
 unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 					 unsigned long first_pfn,
 					 unsigned long npages);
+long dmirror_devmem_evict_mm(struct dmirror_device *mdev,
+			     const struct mm_struct *mm);
 
 /* split.c */
 void dmirror_split_init(struct dmirror_device *mdev);

@@ -8,6 +8,7 @@
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
@@ -62,7 +63,29 @@
  *
  * Mirrors of other devices, and mappings of the pages in other processes,
  * see ordinary invalidations from the core.
+ *
+ * The window loops of the ioctls stop at a fatal signal (-EINTR; what
+ * moved stays moved) and reschedule between windows. MIGRATE_TO_DEV never
+ * asks for more pages than the device holds (-ENOMEM before anything
+ * moves), and never makes room by evicting device pages of its own range
+ * (dmirror_devmem_alloc()): its earlier windows stay, and when nothing
+ * else can go it is -ENOMEM. A page the core could not take at that
+ * moment (locked, isolated or referenced by someone else, a THP it could
+ * not split), or device memory that was busy when room was needed, leaves
+ * the read-back short; where every VMA of the range is anonymous, so that
+ * such a page is the likely reason, the range is set up again after a
+ * short pause, DMIRROR_TO_DEV_PASSES times at most, before -ENOENT (or
+ * -ENOMEM) is returned. Each pass only moves what is still missing.
+ *
+ * Device pages record the mm and address they were migrated for
+ * (dmirror_devmem_set_addr()). A closing file evicts its mm's pages by
+ * those records (dmirror_devmem_evict_mm()), not by walking the mm.
  */
+
+/* Passes of MIGRATE_TO_DEV over a range whose pages did not all move. */
+#define DMIRROR_TO_DEV_PASSES	3
+/* The pause before the next pass, for whoever held a page to let go. */
+#define DMIRROR_TO_DEV_PAUSE_MS	10
 
 /* Whether migrations of @mdev ask the core for compound units. */
 static unsigned long dmirror_migrate_compound(struct dmirror_device *mdev)
@@ -219,6 +242,7 @@ out:
 
 /**
  * struct dmirror_migrate_buf - working memory of one migration ioctl
+ * @req:    the mm and range of MIGRATE_TO_DEV (see dmirror_devmem_alloc())
  * @src:    source pfns of one window
  * @dst:    destination pfns
  * @pages:  device pages allocated for the window (to the device), or the
@@ -228,6 +252,7 @@ out:
  * @access: device page-table access for each migrated page
  */
 struct dmirror_migrate_buf {
+	struct dmirror_span req;
 	unsigned long src[DMIRROR_WINDOW_PAGES];
 	unsigned long dst[DMIRROR_WINDOW_PAGES];
 	struct page *pages[DMIRROR_WINDOW_PAGES];
@@ -249,6 +274,8 @@ static void dmirror_copy_unit_to_device(struct page *spage,
 /* What allocating destinations for a window left undone (flags). */
 #define DMIRROR_ALLOC_SHORT	BIT(0)	/* a base page could not be had */
 #define DMIRROR_ALLOC_SPLIT	BIT(1)	/* a large source needs a split */
+/* A MIGRATE_TO_DEV pass met a VMA that is not anonymous. */
+#define DMIRROR_PASS_NOT_ANON	BIT(2)
 
 /*
  * Whether a window is to be set up again without compound units: a large
@@ -292,7 +319,7 @@ static unsigned int dmirror_migrate_alloc_and_copy(struct dmirror *dm,
 			continue;
 		}
 		if (!dmirror_migrate_fail_alloc(dm))
-			dpage = dmirror_devmem_alloc_large(dm->mdev);
+			dpage = dmirror_devmem_alloc_large(dm->mdev, dm->mm);
 		if (!dpage && spage) {
 			status |= DMIRROR_ALLOC_SPLIT;
 			continue;
@@ -301,12 +328,15 @@ static unsigned int dmirror_migrate_alloc_and_copy(struct dmirror *dm,
 			want += DMIRROR_BLOCK_PAGES;
 			continue;
 		}
+		dmirror_devmem_set_addr(dpage, args->start + (i << PAGE_SHIFT),
+					DMIRROR_BLOCK_PAGES);
 		dmirror_copy_unit_to_device(spage, dpage, DMIRROR_BLOCK_PAGES);
 		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
 			       DMIRROR_PFN_COMPOUND;
 	}
 	got = dmirror_devmem_alloc(dm->mdev, b->pages,
-				   min_t(unsigned int, want, DMIRROR_WINDOW_PAGES));
+				   min_t(unsigned int, want, DMIRROR_WINDOW_PAGES),
+				   &b->req);
 
 	for (i = 0; i < npages; i += nr) {
 		struct page *spage = migrate_pfn_to_page(args->src[i]);
@@ -327,6 +357,8 @@ static unsigned int dmirror_migrate_alloc_and_copy(struct dmirror *dm,
 
 			dmirror_copy_unit_to_device(spage ? spage + j : NULL,
 						    dpage, 1);
+			dmirror_devmem_set_addr(dpage, args->start +
+						((i + j) << PAGE_SHIFT), 1);
 			args->dst[i + j] = migrate_pfn(page_to_pfn(dpage));
 			b->access[i + j] = b->access[i];
 		}
@@ -366,46 +398,41 @@ static struct vm_area_struct *dmirror_migrate_vma(struct mm_struct *mm,
 	return vma;
 }
 
-/**
- * dmirror_migrate_to_dev() - HMM_DMIRROR_MIGRATE_TO_DEV
- * @dm:  the mirror
- * @cmd: validated command
- *
- * Migrates what can be migrated, then reads the device's view of the whole
- * range back to the user (-ENOENT if a page is neither on the device nor
- * mapped by it).
- *
- * Context: process context in @dm->mm.
- * Return: 0 or a negative errno.
+/*
+ * One pass of MIGRATE_TO_DEV over [@start, @end), window by window.
+ * Adds the pages moved to *@moved_out and DMIRROR_ALLOC_* and
+ * DMIRROR_PASS_* flags to *@status_out.
+ * Context: mmap_read_lock held. Return: 0 or a negative errno.
  */
-int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
+static int dmirror_migrate_dev_pass(struct dmirror *dm,
+				    struct dmirror_migrate_buf *b,
+				    unsigned long start, unsigned long end,
+				    unsigned int *status_out,
+				    unsigned long *moved_out)
 {
-	unsigned long start = cmd->addr;
-	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
-	struct dmirror_migrate_buf *b;
-	bool coherent = dm->mdev->mtype == HMM_DMIRROR_MEMORY_DEVICE_COHERENT;
-	struct migrate_vma args = { 0 };
+	struct migrate_vma args = {
+		.src		= b->src,
+		.dst		= b->dst,
+		.pgmap_owner	= dm->mdev,
+	};
 	unsigned long addr, next, seq, moved = 0;
 	unsigned int status = 0, st;
 	bool again = false;
 	int ret = 0;
 
-	b = kvmalloc_obj(*b, GFP_KERNEL);
-	if (!b)
-		return -ENOMEM;
-	args.src = b->src;
-	args.dst = b->dst;
-	args.pgmap_owner = dm->mdev;
-
-	if (coherent)
-		dmirror_coherent_migrate_begin();
-	mmap_read_lock(dm->mm);
 	for (addr = start; addr < end; addr = next) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
 		args.vma = dmirror_migrate_vma(dm->mm, addr);
 		if (IS_ERR(args.vma)) {
 			ret = PTR_ERR(args.vma);
 			break;
 		}
+		if (!vma_is_anonymous(args.vma))
+			status |= DMIRROR_PASS_NOT_ANON;
 		args.start = addr;
 		args.end = dmirror_migrate_window_end(addr, end, args.vma);
 		/*
@@ -438,19 +465,82 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		if (again)
 			next = addr;
 	}
-	mmap_read_unlock(dm->mm);
-	if (coherent)
-		dmirror_coherent_migrate_end();
-	kvfree(b);
-	atomic64_add(moved, &dm->mdev->stats.val[DMIRROR_STAT_MIGRATED_TO_DEV]);
-	trace_dmirror_migrate(dm->mdev->id, DMIRROR_TRACE_TO_DEV, start, end,
-			      moved);
-	if (ret)
-		return ret;
+	*status_out |= status;
+	*moved_out += moved;
+	return ret;
+}
 
-	ret = dmirror_mirror_readback(dm, cmd);
+/*
+ * Whether MIGRATE_TO_DEV sets the range up again after pass @pass ended
+ * in @ret with @status: only for pages that may have been busy.
+ */
+static bool dmirror_migrate_dev_again(int ret, unsigned int status,
+				      unsigned int pass)
+{
+	return ret == -ENOENT && pass < DMIRROR_TO_DEV_PASSES &&
+	       !(status & DMIRROR_PASS_NOT_ANON);
+}
+
+/**
+ * dmirror_migrate_to_dev() - HMM_DMIRROR_MIGRATE_TO_DEV
+ * @dm:  the mirror
+ * @cmd: validated command
+ *
+ * Migrates what can be migrated, then reads the device's view of the whole
+ * range back to the user (-ENOENT if a page is neither on the device nor
+ * mapped by it; see DOC: migration for when the range is set up again).
+ * A range of more pages than the device holds is -ENOMEM at once.
+ *
+ * Context: process context in @dm->mm.
+ * Return: 0 or a negative errno (-EINTR on a fatal signal).
+ */
+int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
+{
+	struct dmirror_device *mdev = dm->mdev;
+	unsigned long start = cmd->addr;
+	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
+	bool coherent = mdev->mtype == HMM_DMIRROR_MEMORY_DEVICE_COHERENT;
+	struct dmirror_migrate_buf *b;
+	unsigned int status, pass;
+	unsigned long moved = 0;
+	int ret;
+
+	if (cmd->npages >
+	    atomic64_read(&mdev->stats.val[DMIRROR_STAT_CAPACITY])) {
+		dev_dbg(&mdev->dev, "%llu pages: more than the device holds\n",
+			cmd->npages);
+		return -ENOMEM;
+	}
+	b = kvmalloc_obj(*b, GFP_KERNEL);
+	if (!b)
+		return -ENOMEM;
+	b->req.mm = dm->mm;
+	b->req.start = start;
+	b->req.end = end;
+	for (pass = 1; ; pass++) {
+		status = 0;
+		if (coherent)
+			dmirror_coherent_migrate_begin();
+		mmap_read_lock(dm->mm);
+		ret = dmirror_migrate_dev_pass(dm, b, start, end, &status,
+					       &moved);
+		mmap_read_unlock(dm->mm);
+		if (coherent)
+			dmirror_coherent_migrate_end();
+		if (!ret)
+			ret = dmirror_mirror_readback(dm, cmd);
+		if (!dmirror_migrate_dev_again(ret, status, pass))
+			break;
+		dev_dbg(&mdev->dev, "pass %u left pages behind, again\n", pass);
+		/* A fatal signal cuts it short; the next pass sees it. */
+		schedule_timeout_killable(msecs_to_jiffies(DMIRROR_TO_DEV_PAUSE_MS));
+	}
+	kvfree(b);
+	atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_MIGRATED_TO_DEV]);
+	trace_dmirror_migrate(mdev->id, DMIRROR_TRACE_TO_DEV, start, end,
+			      moved);
 	if (ret == -ENOENT && (status & DMIRROR_ALLOC_SHORT)) {
-		dev_dbg(&dm->mdev->dev, "device memory exhausted\n");
+		dev_dbg(&mdev->dev, "device memory exhausted\n");
 		return -ENOMEM;
 	}
 	return ret;
@@ -606,8 +696,9 @@ static unsigned int dmirror_migrate_alloc_sys(struct dmirror *dm,
  * Migrate this device's pages of [start, end) back to system memory.
  * @dm: the file asking (its FAIL_ALLOC applies), NULL for eviction.
  * @strict: a hole or unreadable VMA is -EINVAL (the ioctl); otherwise
- * such parts are skipped (eviction of a whole address space).
- * Context: mmap_read_lock held. Return: 0 or a negative errno.
+ * such parts are skipped (coherent pages going home for EXCLUSIVE).
+ * Context: mmap_read_lock held. Return: 0 or a negative errno (-EINTR on
+ * a fatal signal).
  */
 static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 					struct dmirror *dm,
@@ -627,6 +718,9 @@ static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 	int ret;
 
 	for (addr = start; addr < end; addr = next) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
 		args.vma = dmirror_migrate_vma(mm, addr);
 		if (IS_ERR(args.vma))
 			return PTR_ERR(args.vma);
@@ -730,39 +824,36 @@ void dmirror_migrate_coherent_home(struct mm_struct *mm, unsigned long start,
 }
 
 /**
- * dmirror_migrate_evict_mm() - move this device's pages in @dm's mm back
+ * dmirror_migrate_evict_mm() - move the pages @dm's mm put on its device
+ * back to system memory
  * @dm: a mirror whose file is being closed
+ *
+ * By the device's records of which mm put each page there, so the cost is
+ * that of the pages on the device, not of the mm's mappings. Best effort
+ * (a busy page stays), and a fatal signal stops it: the pages left then go
+ * when the mm exits, or by eviction.
  *
  * Context: process context; the mm may be any or already gone.
  */
 void dmirror_migrate_evict_mm(struct dmirror *dm)
 {
 	struct dmirror_device *mdev = dm->mdev;
-	struct dmirror_migrate_buf *b;
-	struct vm_area_struct *vma;
-	unsigned long moved = 0, addr = 0;
+	long moved;
 
 	if (!atomic64_read(&mdev->stats.val[DMIRROR_STAT_RESIDENT]))
 		return;
+	/* An mm that has exited has freed its pages. */
 	if (!mmget_not_zero(dm->mm))
 		return;
-	b = kvmalloc_obj(*b, GFP_KERNEL);
-	if (b) {
-		mmap_read_lock(dm->mm);
-		while ((vma = find_vma(dm->mm, addr))) {
-			dmirror_migrate_range_to_sys(mdev, NULL, dm->mm, b,
-						     vma->vm_start, vma->vm_end,
-						     false, &moved);
-			addr = vma->vm_end;
-		}
-		mmap_read_unlock(dm->mm);
-		kvfree(b);
-	}
+	moved = dmirror_devmem_evict_mm(mdev, dm->mm);
 	mmput(dm->mm);
-	atomic64_add(moved, &mdev->stats.val[DMIRROR_STAT_EVICTED]);
+	if (moved < 0) {
+		dev_dbg(&mdev->dev, "close eviction interrupted: %ld\n", moved);
+		return;
+	}
 	trace_dmirror_migrate(mdev->id, DMIRROR_TRACE_CLOSE, 0, TASK_SIZE,
 			      moved);
-	dev_dbg(&mdev->dev, "close evicted %lu pages\n", moved);
+	dev_dbg(&mdev->dev, "close evicted %ld pages\n", moved);
 }
 
 /*
@@ -814,7 +905,8 @@ static vm_fault_t dmirror_migrate_fault_window(struct vm_fault *vmf,
 
 /**
  * dmirror_migrate_to_ram() - the CPU touched a device page
- * @vmf: the fault; vmf->page is the locked, referenced device page
+ * @vmf: the fault; vmf->page is the device page, referenced by the core
+ *       (7.3 also locks it; 6.1 and 6.12 do not)
  *
  * Migrates that one page back to system memory, or the whole large device
  * folio when the fault is on a device-private PMD (the core then leaves

@@ -90,14 +90,21 @@ struct hmm_dmirror_cmd {
  *
  * Private anonymous pages (including never-touched and zero pages) move to
  * the device; a full device first evicts the memory it filled longest ago
- * (of any process) back to system memory. Afterwards the device's view of
- * the range is copied to @ptr; @cpages = npages. Errors: -ENOENT when some
- * page is neither on the device nor mapped by it (shared memory, a page of
- * another device; nothing is copied to @ptr), -ENOMEM when the device could
- * not make room, -EINVAL for holes, PROT_NONE and VMAs migration cannot
- * handle (hugetlb, I/O mappings). Pages moved before an error stay moved.
- * The read-back retries while invalidations of the range race it: never
- * -EBUSY, but -EINTR on a fatal signal.
+ * (of any process) back to system memory, but never device pages of this
+ * range (what this request moved already, or what was there before).
+ * Afterwards the device's view of the range is copied to @ptr; @cpages =
+ * npages. A page the kernel could not take at that moment (locked or
+ * referenced by someone else, a THP it could not split), and device memory
+ * busy when room was needed, are tried again, a few times at most (in
+ * anonymous memory only). Errors: -ENOENT when some page is neither on the
+ * device nor mapped by it (shared memory, a page of another device, a page
+ * that stayed busy; nothing is copied to @ptr), -ENOMEM when @npages is
+ * more than the device holds (its capacity_pages in debugfs; checked
+ * before anything moves) or the device could not make room (the rest of
+ * its memory busy), -EINVAL for holes, PROT_NONE and VMAs migration cannot
+ * handle (hugetlb, I/O mappings), -EINTR on a fatal signal. Pages moved
+ * before an error stay moved. The read-back retries while invalidations
+ * race it: never -EBUSY.
  *
  * Where the kernel supports compound device-private migration (module
  * parameter thp_migration reads Y), a PMD-mapped THP, or an empty or huge
@@ -113,7 +120,8 @@ struct hmm_dmirror_cmd {
  * back to system memory
  *
  * Other pages are left alone. @cpages = 4 KiB pages moved (512 for a
- * device THP that comes back whole). @ptr is unused.
+ * device THP that comes back whole). @ptr is unused. -EINTR on a fatal
+ * signal (pages moved before stay moved).
  */
 #define HMM_DMIRROR_MIGRATE_TO_SYS	_IOWR('H', 0x03, struct hmm_dmirror_cmd)
 
@@ -159,11 +167,15 @@ struct hmm_dmirror_cmd {
  *
  * Every page in the device's memory, whoever put it there, goes back to
  * system memory and the device memory is freed. @addr and @npages are
- * validated and otherwise ignored. -EBUSY if some memory stayed busy for
- * a second (it is kept; nothing waits forever).
+ * validated and otherwise ignored. -EBUSY if some memory stayed busy
+ * (locked or referenced) for a second, in all however many chunks are
+ * busy (that memory is kept; nothing waits forever); -EINTR on a fatal
+ * signal (what was not freed by then is kept).
  *
- * Closing a file does the same for the pages of that file's address space
- * on this device.
+ * Closing a file does the same for the pages that file's address space put
+ * on this device, found by the device's own records: it costs what those
+ * pages cost, however large the address space, and a fatal signal cuts it
+ * short (the pages left go when the address space does, or are evicted).
  */
 #define HMM_DMIRROR_RELEASE		_IOWR('H', 0x07, struct hmm_dmirror_cmd)
 
