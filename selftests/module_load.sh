@@ -233,12 +233,13 @@ fi
 # the unload splits them where the child maps them and evicts base pages.
 thp_param=/sys/module/hmm_dmirror/parameters/thp_migration
 insmod "$HMM_KO" && large=$(cat $thp_param 2>/dev/null) && rmmod hmm_dmirror
+nolarge="kernel lacks compound device-private migration"
 if ! command -v dmirror_hold >/dev/null; then
-	skip "rmmod with device THPs and no system THP" "dmirror_hold not built"
-	skip "data kept after that unload" "dmirror_hold not built"
+	nok "rmmod with device THPs and no system THP (dmirror_hold missing)"
+	nok "data kept after that unload (dmirror_hold missing)"
 elif [ "$large" != Y ]; then
-	skip "rmmod with device THPs and no system THP" "kernel lacks compound device-private migration"
-	skip "data kept after that unload" "kernel lacks compound device-private migration"
+	skip "rmmod with device THPs and no system THP" "$nolarge"
+	skip "data kept after that unload" "$nolarge"
 else
 	hold_unload 1024 thp
 	check $? "rmmod with 2 device THPs, no system THP and no open file"
