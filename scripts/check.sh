@@ -38,7 +38,7 @@ for kver in $kvers; do
 	echo "# VM finished in $(( $(date +%s) - start )) s (status $rc)"
 	python3 "$HMM_REPO/scripts/tap.py" --kernel "$kver ($(cat "$work/release"))" \
 		--channel "$out/channel.log" --console "$out/console.log" \
-		--vm-rc "$rc" --counts "$out/counts"
+		--vm-rc "$rc" --counts "$out/counts" --expect "$work/sections"
 	read -r p f s <"$out/counts" || { p=0; f=1; s=0; }
 	tp=$((tp + p)) tf=$((tf + f)) ts=$((ts + s))
 done

@@ -9,7 +9,8 @@
 #     selftests and tools built against each kernel's headers.
 #     The newest kernel also without THP (a tree only prepared for
 #     external modules), where the large-folio code must compile away.
-#  3. A sparse (C=2) build against the kernels that accept Debian's sparse
+#  3. scripts/tap_test.py: the runner's verdicts on made-up VM runs.
+#  4. A sparse (C=2) build against the kernels that accept Debian's sparse
 #     0.6.4 (6.1, 6.12; 7.3 requires a newer sparse and refuses to run it).
 # Any diagnostic fails the run.
 set -uo pipefail
@@ -36,6 +37,15 @@ done
 [ "$fail" -eq 0 ] && echo "checkpatch: clean ($(echo "$files" | wc -w) files)"
 
 # build KVER FLAVOR LABEL MAKE_ARGS...: the module against that tree.
+echo "== scripts/tap.py's own tests"
+if python3 "$HMM_REPO/scripts/tap_test.py" >"$HMM_CACHE/lint-tap.log" 2>&1; then
+	echo "tap.py: tests pass"
+else
+	cat "$HMM_CACHE/lint-tap.log"
+	echo "tap.py: tests FAILED"
+	fail=1
+fi
+
 build() {
 	local kver=$1 flavor=$2 label=$3
 	shift 3

@@ -82,6 +82,17 @@ if ! build_kernel_hmm_tests >"$work/hmm-tests.log" 2>&1; then
 	die "building the $kver kernel's own hmm-tests failed"
 fi
 
+# The sections a check run must produce (scripts/guest/init runs them;
+# scripts/tap.py fails each one that is missing).
+{
+	echo load
+	make -s -C "$HMM_REPO/selftests" KSFT_DIR=unused print-progs
+	printf '%s\n' hmm-tests unload
+	if [ "$flavor" = debug ]; then
+		echo kmemleak
+	fi
+} >"$work/sections"
+
 cp "$tree/arch/x86/boot/bzImage" "$work/bzImage"
 cp "$kdir/release" "$work/release"
 "$HMM_REPO/scripts/mkinitramfs.sh" "$tree" "$work/hmm_dmirror.ko" \

@@ -37,6 +37,7 @@ SPLAT = re.compile(
     r"sleeping function called from invalid context|"
     r"scheduling while atomic|ODEBUG:|\bBUG [^ ]+ \((Not t|T)ainted|"
     r"blocked for more than|soft lockup|hard LOCKUP|detected stall|"
+    r"detected expedited stall|kernel BUG at|"
     r"list_(add|del) corruption|list_add double add|"
     r"sysfs: cannot create duplicate")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[c()][0-9A-Za-z]?|\r")
@@ -60,6 +61,8 @@ def main():
     ap.add_argument("--console", required=True)
     ap.add_argument("--vm-rc", type=int, default=0)
     ap.add_argument("--counts", required=True)
+    ap.add_argument("--expect", help="file naming, one per line, the "
+                    "sections the run must contain")
     args = ap.parse_args()
 
     results = []  # (ok, name, directive)
@@ -70,9 +73,13 @@ def main():
     done = False
     last_run = "?"
     notes = []  # "# note: " lines of any section, shown in the output
+    seen = set()
     for line in clean(args.channel):
         if line.startswith("@@HMM begin "):
+            if section:
+                results.append((False, "%s: did not finish" % section, ""))
             section = line.split(" ", 2)[2]
+            seen.add(section)
             saw_fail = False
             plan = None
             count = 0
@@ -114,6 +121,9 @@ def main():
             good = m.group(1) == "ok"
             if not good and directive.upper().startswith("XFAIL"):
                 good = True
+            # A failure is a failure, whatever directive follows it.
+            if not good and directive.upper().startswith("SKIP"):
+                directive = "(failed, not a skip) " + directive
             saw_fail |= not good
             results.append((good, "%s: %s" % (section, desc.strip()),
                             directive))
@@ -125,6 +135,19 @@ def main():
         why = "timed out" if args.vm_rc == 124 else \
             "stopped before the end (status %d)" % args.vm_rc
         results.append((False, "vm: guest %s" % why, ""))
+    elif args.vm_rc != 0:
+        results.append((False, "vm: QEMU exited with status %d after the "
+                        "guest finished" % args.vm_rc, ""))
+    if args.expect:
+        try:
+            with open(args.expect) as f:
+                expected = [l.strip() for l in f if l.strip()]
+        except OSError:
+            expected = ["(list of expected sections %s)" % args.expect]
+        for name in expected:
+            if name not in seen:
+                results.append((False, "%s: section missing (not run)" %
+                                name, ""))
 
     console = clean(args.console)
     splats = [i for i, l in enumerate(console) if SPLAT.search(l)]
