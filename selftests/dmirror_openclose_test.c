@@ -14,8 +14,12 @@
 #include "kselftest_harness.h"
 #include "dmirror_test_util.h"
 
-/* The long migration: far more than the device holds, so it evicts. */
-#define BUSY_SIZE	(1024UL * 1024 * 1024)
+/*
+ * The long migration: what the device holds by default (devmem_mib=256; a
+ * larger request is refused before anything moves), in base pages with
+ * data, so that it copies 65536 pages with the mmap_lock held.
+ */
+#define BUSY_SIZE	(256UL * 1024 * 1024)
 /* open()+close() of an unrelated process must be done within this. */
 #define BOUND_MS	2000
 
@@ -112,7 +116,7 @@ FIXTURE_TEARDOWN(busy_mm)
 }
 
 /*
- * One thread migrates 1 GiB to device 0 (seconds in the test VM, with the
+ * One thread migrates 256 MiB to device 0 (seconds in the test VM, with the
  * mm's mmap_lock held for reading), another thread of the same process
  * opens a device, which waits for that mm's mmap_lock for writing.
  * Meanwhile two unrelated processes open and close device 0 and device 1:
@@ -142,14 +146,16 @@ TEST_F_TIMEOUT(busy_mm, open_close_not_blocked, 300)
 	b.buf = mmap(NULL, BUSY_SIZE, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	ASSERT_NE(MAP_FAILED, b.buf);
+	ASSERT_EQ(0, madvise(b.buf, BUSY_SIZE, MADV_NOHUGEPAGE));
+	memset(b.buf, 0x5a, BUSY_SIZE);
 	ASSERT_EQ(0, pthread_create(&opener, NULL, busy_open, &b));
 	t0 = now_ms();
 	ASSERT_EQ(0, pthread_create(&mig, NULL, busy_migrate, &b));
 	while (!__atomic_load_n(&b.started, __ATOMIC_ACQUIRE))
 		usleep(1000);
-	usleep(300 * 1000);		/* inside the ioctl by now */
+	usleep(100 * 1000);		/* inside the ioctl by now */
 	ASSERT_EQ(1, write(b.go[1], "x", 1));
-	usleep(300 * 1000);		/* waiting for the mmap_lock by now */
+	usleep(100 * 1000);		/* waiting for the mmap_lock by now */
 
 	/* Both children at once; each reports its own times. */
 	ASSERT_EQ(2, write(go[1], "xx", 2));
@@ -175,9 +181,7 @@ TEST_F_TIMEOUT(busy_mm, open_close_not_blocked, 300)
 	TH_LOG("ms from start: migration %lld (ret %d), busy open %lld, unrelated %lld",
 	       b.mig_done - t0, b.ret, b.open_done - t0, last_end - t0);
 	EXPECT_TRUE(b.opened);
-	/* It fits no device, but it must have run (and not been refused). */
-	EXPECT_NE(-EINVAL, b.ret);
-	EXPECT_NE(-EPERM, b.ret);
+	EXPECT_EQ(0, b.ret);
 	/*
 	 * What makes this a test: the busy process was still waiting for
 	 * its own mm while the unrelated processes ran.
