@@ -35,8 +35,8 @@
 #pragma GCC diagnostic ignored "-Wclobbered"
 
 #define PG		4096UL
-#define GIB		(1UL << 30)
-#define TIB		(1UL << 40)
+#define GIB		(1024UL * 1024 * 1024)
+#define TIB		(1024 * GIB)
 /* Generous: only a stall (seconds to minutes before the fix) exceeds it. */
 #define BOUND_MS	5000
 /* How long the victim runs before it is killed. */
@@ -512,7 +512,8 @@ static void unpin(int pfd[2])
 		return;
 	close(pfd[0]);
 	close(pfd[1]);
-	pfd[0] = pfd[1] = -1;
+	pfd[0] = -1;
+	pfd[1] = -1;
 }
 
 /* A coherent device with one page of its memory referenced by a pipe. */
@@ -527,7 +528,8 @@ FIXTURE(busy)
 
 FIXTURE_SETUP(busy)
 {
-	self->pfd[0] = self->pfd[1] = -1;
+	self->pfd[0] = -1;
+	self->pfd[1] = -1;
 	self->fd = dmirror_open_dev(COHERENT_DEV);
 	if (self->fd < 0) {
 		self->skipped = true;
