@@ -702,6 +702,9 @@ static void one_call(int fd, int dev, bool foreign, unsigned int extra,
 	__atomic_add_fetch(&res->calls, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&res->err[c.k >= 0 ? c.k : (int)NKNOWN][eb_of(ret)], 1,
 			   __ATOMIC_RELAXED);
+	if (verbose && (ret == -EBUSY || ret == -ENOMEM) && c.k >= 0)
+		say("# %s npages %#llx on dev%d: %s", known[c.k].name, c.npages,
+		    c.dev, ret == -EBUSY ? "EBUSY" : "ENOMEM");
 	/* The documented answer to a request larger than the device. */
 	if (ret == -ENOMEM && c.k >= 0 &&
 	    known[c.k].req == HMM_DMIRROR_MIGRATE_TO_DEV && c.dev >= 0 &&
