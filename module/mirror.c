@@ -117,29 +117,47 @@ static unsigned int dmirror_pt_access(void *entry)
 	return xa_pointer_tag(entry);
 }
 
+/* Table indices a clear erases at once, between chances to reschedule. */
+#define DMIRROR_ZAP_STEP	(64UL * DMIRROR_WINDOW_PAGES)
+
 /*
  * Drop the entries of [start, end), at a cost that follows the table's
- * nodes, not the range or the entries (see dmirror_xa_erase_range()).
+ * nodes, not the range or the entries: from one present entry to the
+ * next, DMIRROR_ZAP_STEP indices at a time (dmirror_xa_erase_range()),
+ * rescheduling in between when @may_sleep (a table of millions of
+ * entries takes seconds on a debug kernel).
  * Context: mirror lock held.
  */
 static void dmirror_pt_zap(struct dmirror *dm, unsigned long start,
-			   unsigned long end)
+			   unsigned long end, bool may_sleep)
 {
+	unsigned long index = start >> PAGE_SHIFT;
+	unsigned long last = (end >> PAGE_SHIFT) - 1;
+	unsigned long step_last;
+
 	lockdep_assert_held(&dm->lock);
-	dmirror_xa_erase_range(&dm->pt, start >> PAGE_SHIFT,
-			       (end >> PAGE_SHIFT) - 1);
+	while (xa_find(&dm->pt, &index, last, XA_PRESENT)) {
+		step_last = min(last, index + DMIRROR_ZAP_STEP - 1);
+		dmirror_xa_erase_range(&dm->pt, index, step_last);
+		if (step_last == last)
+			break;
+		index = step_last + 1;
+		if (may_sleep)
+			cond_resched();
+	}
 }
 
 /**
  * dmirror_mirror_zap_all() - empty the device page table
  * @dm: the mirror
  *
- * Used when the mm exits. Context: may sleep (takes the mirror lock).
+ * Used when the mm exits and when the file goes away. Context: may sleep
+ * (takes the mirror lock).
  */
 void dmirror_mirror_zap_all(struct dmirror *dm)
 {
 	mutex_lock(&dm->lock);
-	dmirror_pt_zap(dm, 0, ULONG_MAX & PAGE_MASK);
+	dmirror_pt_zap(dm, 0, ULONG_MAX & PAGE_MASK, true);
 	mutex_unlock(&dm->lock);
 }
 
@@ -208,7 +226,8 @@ static bool dmirror_invalidate(struct mmu_interval_notifier *mni,
 		return false;
 	}
 	mmu_interval_set_seq(mni, cur_seq);
-	dmirror_pt_zap(dm, range->start, range->end);
+	dmirror_pt_zap(dm, range->start, range->end,
+		       mmu_notifier_range_blockable(range));
 	mutex_unlock(&dm->lock);
 	dmirror_stat_add(dm, DMIRROR_STAT_INVALIDATE, 1);
 	trace_dmirror_invalidate(dm->mdev->id, range, false, true);
@@ -233,7 +252,8 @@ static bool dmirror_watch_invalidate(struct mmu_interval_notifier *mni,
 		return false;
 	mmu_interval_set_seq(mni, cur_seq);
 	dmirror_pt_zap(dm, max(range->start, w->start),
-		       min(range->end, w->end));
+		       min(range->end, w->end),
+		       mmu_notifier_range_blockable(range));
 	mutex_unlock(&dm->lock);
 	return true;
 }
@@ -1240,6 +1260,8 @@ void dmirror_mirror_destroy(struct dmirror *dm)
 	mutex_unlock(&mdev->mirrors_lock);
 	dmirror_mm_del_mirror(dm->dmm, dm);
 	mmu_interval_notifier_remove(&dm->notifier);
+	/* Cleared step by step first: xa_destroy() never reschedules. */
+	dmirror_mirror_zap_all(dm);
 	xa_destroy(&dm->pt);
 	dmirror_mm_put(dm->dmm);
 	mmdrop(dm->mm);
