@@ -16,7 +16,13 @@ if [ "${1:-}" = --flavor ]; then
 	shift 2
 fi
 kvers=${*:-$HMM_KVERS_ALL}
-tmo=${HMM_VM_TIMEOUT:-1200}
+# The guest's time limit: the debug flavour runs the same suite several
+# times slower (KASAN, lockdep and SLUB debugging under emulation).
+if [ "$flavor" = debug ]; then
+	tmo=${HMM_VM_TIMEOUT:-3600}
+else
+	tmo=${HMM_VM_TIMEOUT:-1200}
+fi
 
 "$HMM_REPO/scripts/deps.sh" || die "installing dependencies failed"
 
