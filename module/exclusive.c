@@ -4,11 +4,13 @@
  * CHECK_EXCLUSIVE.
  */
 #include <linux/jiffies.h>
+#include <linux/hmm.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
 #include <linux/rwsem.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
 
 #include "dmirror.h"
 
@@ -119,13 +121,68 @@ static int dmirror_exclusive_check_vmas(struct mm_struct *mm,
 	return 0;
 }
 
-/* Make the page at @addr exclusive and map it atomic; @w watches it. */
-static int dmirror_exclusive_one(struct dmirror_watch *w, unsigned long addr)
+/*
+ * Where the conversion takes a whole large folio (kernels before 6.15, see
+ * compat.h): fault in [@addr, @end) for writing, at most a PMD's worth,
+ * under @seq, and find the folio of the page at @addr. *@head is the
+ * address its first page is mapped at if the folio is mapped linearly,
+ * *@idx the index of @addr's page in it, *@nr how many pages from @addr
+ * are its consecutive pages. The folio is read without a reference; the
+ * caller checks it again once the conversion holds it locked, and @seq
+ * covers the mappings. Return: 0, -EAGAIN (an invalidation ran since
+ * @seq, or the folio was changing) or another negative errno.
+ */
+static int dmirror_exclusive_span(struct dmirror_watch *w, unsigned long addr,
+				  unsigned long end, unsigned long seq,
+				  unsigned long *pfns, unsigned long *head,
+				  unsigned long *idx, unsigned long *nr)
+{
+	struct hmm_range range = {
+		.notifier	= &w->mni,
+		.notifier_seq	= seq,
+		.start		= addr,
+		.end		= min(end, addr + PTRS_PER_PMD * PAGE_SIZE),
+		.hmm_pfns	= pfns,
+		.default_flags	= HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE,
+	};
+	unsigned long first, n, i, folio_pages;
+	struct folio *folio;
+	struct page *page;
+	int ret;
+
+	ret = hmm_range_fault(&range);
+	if (ret)
+		return ret == -EBUSY ? -EAGAIN : ret;
+	page = hmm_pfn_to_page(pfns[0]);
+	first = page_to_pfn(page);
+	folio = page_folio(page);
+	folio_pages = folio_nr_pages(folio);
+	*idx = folio_page_idx(folio, page);
+	if (*idx >= folio_pages || *idx >= PTRS_PER_PMD)
+		return -EAGAIN;
+	n = min(folio_pages - *idx, (range.end - addr) >> PAGE_SHIFT);
+	for (i = 1; i < n; i++)
+		if (page_to_pfn(hmm_pfn_to_page(pfns[i])) != first + i)
+			break;
+	*nr = i;
+	*head = addr - *idx * PAGE_SIZE;
+	return 0;
+}
+
+/*
+ * Make the page at @addr exclusive and map it atomic; @w watches it. Where
+ * the conversion takes the whole folio, also the following pages of
+ * [@addr, @end) that map the rest of it (@pfns: PTRS_PER_PMD entries).
+ * Return: how many pages were made exclusive (at least 1), or a negative
+ * errno.
+ */
+static long dmirror_exclusive_one(struct dmirror_watch *w, unsigned long addr,
+				  unsigned long end, unsigned long *pfns)
 {
 	struct dmirror *dm = w->dm;
 	unsigned long timeout = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
+	unsigned long head, idx, nr, seq, i;
 	struct page *page;
-	unsigned long seq;
 	int ret;
 
 	do {
@@ -155,17 +212,49 @@ static int dmirror_exclusive_one(struct dmirror_watch *w, unsigned long addr)
 			continue;
 		}
 		seq = mmu_interval_read_begin(&w->mni);
-		page = dmirror_make_device_exclusive(dm->mm, addr, dm->mdev);
-		if (IS_ERR(page)) {
-			dev_dbg(&dm->mdev->dev, "exclusive access at %#lx: %ld\n",
-				addr, PTR_ERR(page));
-			return PTR_ERR(page);
+		head = addr;
+		idx = 0;
+		nr = 1;
+		if (dmirror_exclusive_whole_folio()) {
+			ret = dmirror_exclusive_span(w, addr, end, seq, pfns,
+						     &head, &idx, &nr);
+			if (ret == -EAGAIN)
+				continue;
+			if (ret)
+				return ret;
 		}
-		ret = dmirror_mirror_store(w, addr, page, DMIRROR_PT_ATOMIC, seq);
+		page = dmirror_make_device_exclusive(dm->mm, head, dm->mdev);
+		if (IS_ERR(page)) {
+			ret = PTR_ERR(page);
+			dev_dbg(&dm->mdev->dev, "exclusive access at %#lx: %d\n",
+				head, ret);
+			/* A folio that changed under us: look again. */
+			if (head != addr &&
+			    mmu_interval_read_retry(&w->mni, seq)) {
+				ret = -EAGAIN;
+				continue;
+			}
+			return head != addr ? -EBUSY : ret;
+		}
+		/*
+		 * Locked and referenced, the folio can no longer split: it
+		 * must be the one the span was measured on, and @seq says
+		 * the pages are still mapped where they were.
+		 */
+		if (idx + nr > folio_nr_pages(page_folio(page)) ||
+		    (idx && page_to_pfn(page) + idx !=
+			    page_to_pfn(hmm_pfn_to_page(pfns[0])))) {
+			ret = -EAGAIN;
+			nr = 0;
+		}
+		for (i = 0; i < nr && !ret; i++)
+			ret = dmirror_mirror_store(w, addr + i * PAGE_SIZE,
+						   nth_page(page, idx + i),
+						   DMIRROR_PT_ATOMIC, seq);
 		unlock_page(page);
 		put_page(page);
 	} while (ret == -EAGAIN);
-	return ret;
+	return ret ? ret : nr;
 }
 
 /**
@@ -183,28 +272,36 @@ int dmirror_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 {
 	unsigned long start = cmd->addr;
 	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
+	unsigned long *pfns = NULL;
 	struct dmirror_watch w;
 	unsigned long addr;
-	int ret;
+	long ret;
 
+	if (dmirror_exclusive_whole_folio()) {
+		pfns = kvmalloc_array(PTRS_PER_PMD, sizeof(*pfns), GFP_KERNEL);
+		if (!pfns)
+			return -ENOMEM;
+	}
 	ret = dmirror_watch_start(dm, &w, start, end);
 	if (ret)
-		return ret;
+		goto out_free;
 	down_write(&dmirror_coherent_sem);
 	mmap_read_lock(dm->mm);
 	ret = dmirror_exclusive_check_vmas(dm->mm, start, end);
 	if (!ret)
 		dmirror_migrate_coherent_home(dm->mm, start, end);
-	for (addr = start; addr < end && !ret; addr += PAGE_SIZE) {
+	for (addr = start; addr < end && ret >= 0; addr += ret * PAGE_SIZE) {
 		cond_resched();
-		ret = dmirror_exclusive_one(&w, addr);
+		ret = dmirror_exclusive_one(&w, addr, end, pfns);
 	}
 	mmap_read_unlock(dm->mm);
 	up_write(&dmirror_coherent_sem);
 	dmirror_watch_stop(&w);
-	if (ret)
-		return ret;
-	return dmirror_mirror_copy_out(dm, cmd);
+	if (ret >= 0)
+		ret = dmirror_mirror_copy_out(dm, cmd);
+out_free:
+	kvfree(pfns);
+	return ret;
 }
 
 /**
