@@ -122,20 +122,47 @@ static int dmirror_exclusive_check_vmas(struct mm_struct *mm,
 }
 
 /*
+ * Give the CPU back the pages of [@start, @end) (outside the range of @w)
+ * that are device-exclusive, with read faults: the conversion of a whole
+ * folio stops at the first entry of it that is not present. Failures are
+ * left to the conversion to report.
+ */
+static void dmirror_exclusive_restore(struct dmirror_watch *w,
+				      unsigned long start, unsigned long end,
+				      unsigned long *pfns)
+{
+	struct hmm_range range = {
+		.notifier	= &w->mni,
+		.start		= start,
+		.end		= min(end, start + PTRS_PER_PMD * PAGE_SIZE),
+		.hmm_pfns	= pfns,
+		.default_flags	= HMM_PFN_REQ_FAULT,
+	};
+
+	if (start >= end)
+		return;
+	range.notifier_seq = mmu_interval_read_begin(&w->mni);
+	hmm_range_fault(&range);
+}
+
+/*
  * Where the conversion takes a whole large folio (kernels before 6.15, see
  * compat.h): fault in [@addr, @end) for writing, at most a PMD's worth,
  * under @seq, and find the folio of the page at @addr. *@head is the
  * address its first page is mapped at if the folio is mapped linearly,
  * *@idx the index of @addr's page in it, *@nr how many pages from @addr
- * are its consecutive pages. The folio is read without a reference; the
- * caller checks it again once the conversion holds it locked, and @seq
- * covers the mappings. Return: 0, -EAGAIN (an invalidation ran since
- * @seq, or the folio was changing) or another negative errno.
+ * are its consecutive pages, *@pfn the pfn at @addr. The pages of the
+ * folio around them in @addr's VMA are given back to the CPU if they are
+ * device-exclusive. The folio is read without a reference; the caller
+ * checks it again once the conversion holds it locked, and @seq covers
+ * the mappings in the range. Return: 0, -EAGAIN (an invalidation ran
+ * since @seq, or the folio was changing) or another negative errno.
  */
 static int dmirror_exclusive_span(struct dmirror_watch *w, unsigned long addr,
 				  unsigned long end, unsigned long seq,
 				  unsigned long *pfns, unsigned long *head,
-				  unsigned long *idx, unsigned long *nr)
+				  unsigned long *idx, unsigned long *nr,
+				  unsigned long *pfn)
 {
 	struct hmm_range range = {
 		.notifier	= &w->mni,
@@ -145,7 +172,8 @@ static int dmirror_exclusive_span(struct dmirror_watch *w, unsigned long addr,
 		.hmm_pfns	= pfns,
 		.default_flags	= HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE,
 	};
-	unsigned long first, n, i, folio_pages;
+	unsigned long n, i, folio_pages, folio_end;
+	struct vm_area_struct *vma;
 	struct folio *folio;
 	struct page *page;
 	int ret;
@@ -154,7 +182,7 @@ static int dmirror_exclusive_span(struct dmirror_watch *w, unsigned long addr,
 	if (ret)
 		return ret == -EBUSY ? -EAGAIN : ret;
 	page = hmm_pfn_to_page(pfns[0]);
-	first = page_to_pfn(page);
+	*pfn = page_to_pfn(page);
 	folio = page_folio(page);
 	folio_pages = folio_nr_pages(folio);
 	*idx = folio_page_idx(folio, page);
@@ -162,10 +190,19 @@ static int dmirror_exclusive_span(struct dmirror_watch *w, unsigned long addr,
 		return -EAGAIN;
 	n = min(folio_pages - *idx, (range.end - addr) >> PAGE_SHIFT);
 	for (i = 1; i < n; i++)
-		if (page_to_pfn(hmm_pfn_to_page(pfns[i])) != first + i)
+		if (page_to_pfn(hmm_pfn_to_page(pfns[i])) != *pfn + i)
 			break;
 	*nr = i;
 	*head = addr - *idx * PAGE_SIZE;
+	if (folio_pages == 1)
+		return 0;
+	vma = vma_lookup(w->dm->mm, addr);
+	if (!vma)
+		return -EAGAIN;
+	folio_end = *head + folio_pages * PAGE_SIZE;
+	dmirror_exclusive_restore(w, max(*head, vma->vm_start), addr, pfns);
+	dmirror_exclusive_restore(w, addr + i * PAGE_SIZE,
+				  min(folio_end, vma->vm_end), pfns);
 	return 0;
 }
 
@@ -181,7 +218,7 @@ static long dmirror_exclusive_one(struct dmirror_watch *w, unsigned long addr,
 {
 	struct dmirror *dm = w->dm;
 	unsigned long timeout = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
-	unsigned long head, idx, nr, seq, i;
+	unsigned long head, idx, nr, seq, pfn, i;
 	struct page *page;
 	int ret;
 
@@ -217,7 +254,7 @@ static long dmirror_exclusive_one(struct dmirror_watch *w, unsigned long addr,
 		nr = 1;
 		if (dmirror_exclusive_whole_folio()) {
 			ret = dmirror_exclusive_span(w, addr, end, seq, pfns,
-						     &head, &idx, &nr);
+						     &head, &idx, &nr, &pfn);
 			if (ret == -EAGAIN)
 				continue;
 			if (ret)
@@ -242,8 +279,7 @@ static long dmirror_exclusive_one(struct dmirror_watch *w, unsigned long addr,
 		 * the pages are still mapped where they were.
 		 */
 		if (idx + nr > folio_nr_pages(page_folio(page)) ||
-		    (idx && page_to_pfn(page) + idx !=
-			    page_to_pfn(hmm_pfn_to_page(pfns[0])))) {
+		    (idx && page_to_pfn(page) + idx != pfn)) {
 			ret = -EAGAIN;
 			nr = 0;
 		}
