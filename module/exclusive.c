@@ -36,6 +36,24 @@
  * someone else's exclusive access) removes the entry like any other, and
  * with it the atomic access.
  *
+ * Before 6.15 (compat.h: dmirror_exclusive_whole_folio()) the core
+ * converts a large folio only as a whole (a PMD-mapped THP is split into
+ * PTEs first), and only from its first page: it refuses the other pages,
+ * and converting them one by one would give the previous one back to the
+ * CPU each time. There the pages of the range that map one folio in order
+ * are looked up together with hmm_range_fault() (a write fault, under the
+ * same sequence), the folio is converted once through the address of its
+ * first page (which may lie before the range), and all of them are
+ * stored while the folio lock the core hands us is held; the folio's
+ * reference and lock keep it from splitting while it is checked to be
+ * the one looked up. Its pages outside the range become device-exclusive
+ * without device access (the next CPU access gives them back), and those
+ * an earlier request left device-exclusive are first given back with read
+ * faults, since the conversion stops at the first entry of the folio that
+ * is not present. A folio whose first page is not mapped where its layout
+ * puts it (partly unmapped, or moved by mremap) cannot be converted there:
+ * -EBUSY, like every failure of the conversion before 6.15.
+ *
  * Device-exclusive entries are for system memory only: pages of a coherent
  * device are first migrated back (private device pages come back by
  * themselves, through the fault the conversion makes), and a page that
@@ -285,7 +303,8 @@ static long dmirror_exclusive_one(struct dmirror_watch *w, unsigned long addr,
 		}
 		for (i = 0; i < nr && !ret; i++)
 			ret = dmirror_mirror_store(w, addr + i * PAGE_SIZE,
-						   nth_page(page, idx + i),
+						   pfn_to_page(page_to_pfn(page) +
+							       idx + i),
 						   DMIRROR_PT_ATOMIC, seq);
 		unlock_page(page);
 		put_page(page);
