@@ -279,8 +279,25 @@ static inline void dmirror_xa_erase_range(struct xarray *xa,
 }
 
 /*
+ * Whether making one page of a large folio device-exclusive converts the
+ * whole folio: before 6.15 the range variant converts every mapping of a
+ * PTE-mapped large folio from its first page and refuses its other
+ * pages; make_device_exclusive() converts one PTE of any folio.
+ */
+static inline bool dmirror_exclusive_whole_folio(void)
+{
+#ifdef DMIRROR_HAVE_MAKE_DEVICE_EXCLUSIVE
+	return false;
+#else
+	return true;
+#endif
+}
+
+/*
  * Make the page mapped at @addr device-exclusive for @owner. Return it
- * locked and referenced, or an ERR_PTR(). Context: mmap_lock held (read).
+ * locked and referenced, or an ERR_PTR(). Where the whole folio is
+ * converted (above), @addr must map its first page. Context: mmap_lock
+ * held (read).
  */
 static inline struct page *dmirror_make_device_exclusive(struct mm_struct *mm,
 							 unsigned long addr,

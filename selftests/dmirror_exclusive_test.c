@@ -862,6 +862,159 @@ TEST_F(excl, exclusive_hugetlb)
 }
 
 /*
+ * A 2 MiB-aligned transparent huge page of private anonymous memory,
+ * touched with the pattern of @seed and checked to be PMD-mapped; NULL
+ * with @why set if it is not. *@map is what to munmap (2 huge pages).
+ */
+static char *map_thp(int fd, unsigned int seed, char **map, char *why,
+		     size_t len)
+{
+	unsigned long n = HUGE_2M / PG;
+	char *buf;
+	long bad;
+
+	*map = mmap(NULL, 2 * HUGE_2M, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*map == MAP_FAILED) {
+		snprintf(why, len, "mmap: %s", strerror(errno));
+		*map = NULL;
+		return NULL;
+	}
+	buf = (char *)(((uintptr_t)*map + HUGE_2M - 1) & ~(HUGE_2M - 1));
+	if (madvise(buf, HUGE_2M, MADV_HUGEPAGE)) {
+		snprintf(why, len, "MADV_HUGEPAGE: %s", strerror(errno));
+		return NULL;
+	}
+	fill_words(buf, 0, n, seed);
+	bad = snap_find(fd, buf, n, SNAP_SYS_RW | HMM_DMIRROR_PROT_PMD);
+	if (bad != -1) {
+		snprintf(why, len,
+			 "the touched 2 MiB range is not one PMD-mapped huge page (%ld)",
+			 bad);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Whether the kernel gives THPs to MADV_HUGEPAGE ranges; @why if not. */
+static bool thp_enabled(char *why, size_t len)
+{
+	char mode[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+
+	if (!f) {
+		snprintf(why, len,
+			 "the kernel has no transparent huge pages (no /sys/kernel/mm/transparent_hugepage/enabled)");
+		return false;
+	}
+	if (!fgets(mode, sizeof(mode), f))
+		mode[0] = '\0';
+	fclose(f);
+	if (strstr(mode, "[never]")) {
+		snprintf(why, len, "transparent huge pages are disabled: %s",
+			 mode);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A whole transparent huge page made exclusive (regression: kernels before
+ * 6.15 convert a PTE-mapped large folio from its first page only, and
+ * EXCLUSIVE failed with -EBUSY): the data comes back, the device holds
+ * every page, a CPU write takes back exactly the page written.
+ */
+TEST_F(excl, exclusive_thp)
+{
+	unsigned long n = HUGE_2M / PG;
+	struct hmm_dmirror_cmd cmd;
+	unsigned char *out;
+	char *map, *buf, why[160];
+
+	if (self->skipped)
+		return;
+	if (!thp_enabled(why, sizeof(why)))
+		SKIP(return, "%s", why);
+	buf = map_thp(self->fd, 0x31, &map, why, sizeof(why));
+	ASSERT_NE(NULL, buf) TH_LOG("%s", why);
+	out = out_buf(HUGE_2M);
+	ASSERT_NE(NULL, out);
+
+	ASSERT_EQ(0, make_excl(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, find_words(out, 0, n, 0x31));
+	EXPECT_EQ(-EPERM, check_excl(self->fd, buf, 1));
+	EXPECT_EQ(-EPERM, check_excl(self->fd, buf + PG, 1));
+	EXPECT_EQ(-EPERM, check_excl(self->fd, buf + (n - 1) * PG, 1));
+	EXPECT_EQ(-1L, snap_find(self->fd, buf, n, SNAP_NONE));
+
+	/* The device reads through its atomic entries. */
+	memset(out, FILLER, HUGE_2M);
+	ASSERT_EQ(0, dev_read(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, find_words(out, 0, n, 0x31));
+	EXPECT_EQ(-EPERM, check_excl(self->fd, buf, n));
+
+	/* A CPU write to page 7 takes back that page, not its neighbours. */
+	buf[7 * PG] ^= 1;
+	EXPECT_EQ(0, check_excl(self->fd, buf + 7 * PG, 1));
+	EXPECT_EQ(-EPERM, check_excl(self->fd, buf + 6 * PG, 1));
+	EXPECT_EQ(-EPERM, check_excl(self->fd, buf + 8 * PG, 1));
+	buf[7 * PG] ^= 1;
+
+	/* Asking again, the page written included, is fine. */
+	memset(out, FILLER, HUGE_2M);
+	ASSERT_EQ(0, make_excl(self->fd, buf, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, find_words(out, 0, n, 0x31));
+	EXPECT_EQ(-EPERM, check_excl(self->fd, buf + 7 * PG, 1));
+
+	/* Reading it all on the CPU gives every page back, data intact. */
+	EXPECT_EQ(-1L, find_words(buf, 0, n, 0x31));
+	EXPECT_EQ(0, check_excl(self->fd, buf, n));
+
+	free(out);
+	munmap(map, 2 * HUGE_2M);
+}
+
+/*
+ * Part of a transparent huge page, starting and ending inside it: exactly
+ * the pages asked for are the device's, with their data.
+ */
+TEST_F(excl, exclusive_thp_part)
+{
+	unsigned long first = 100, n = 200;
+	struct hmm_dmirror_cmd cmd;
+	unsigned char *out;
+	char *map, *buf, why[160];
+
+	if (self->skipped)
+		return;
+	if (!thp_enabled(why, sizeof(why)))
+		SKIP(return, "%s", why);
+	buf = map_thp(self->fd, 0x32, &map, why, sizeof(why));
+	ASSERT_NE(NULL, buf) TH_LOG("%s", why);
+	out = out_buf(n * PG);
+	ASSERT_NE(NULL, out);
+
+	ASSERT_EQ(0, make_excl(self->fd, buf + first * PG, out, n, &cmd));
+	EXPECT_EQ(n, cmd.cpages);
+	EXPECT_EQ(-1L, find_words(out, first, n, 0x32));
+	EXPECT_EQ(-EPERM, check_excl(self->fd, buf + first * PG, n));
+	EXPECT_EQ(-EPERM, check_excl(self->fd, buf + first * PG, 1));
+	EXPECT_EQ(-EPERM, check_excl(self->fd, buf + (first + n - 1) * PG, 1));
+	EXPECT_EQ(0, check_excl(self->fd, buf, first));
+	EXPECT_EQ(0, check_excl(self->fd, buf + (first + n) * PG,
+				HUGE_2M / PG - first - n));
+
+	EXPECT_EQ(-1L, find_words(buf, 0, HUGE_2M / PG, 0x32));
+	EXPECT_EQ(0, check_excl(self->fd, buf, HUGE_2M / PG));
+
+	free(out);
+	munmap(map, 2 * HUGE_2M);
+}
+
+/*
  * Memory the device could not write is -EFAULT: a read-only mapping
  * (touched or not) and a PROT_NONE one. Nothing becomes exclusive, not
  * even the writable pages in front of a read-only part of the range.
