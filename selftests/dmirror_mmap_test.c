@@ -86,7 +86,7 @@ static long long free_kib(void)
 		}
 	}
 	fclose(f);
-	return seen ? pages * (PAGE_SZ / 1024) : -1;
+	return seen ? pages * (long long)(PAGE_SZ / 1024) : -1;
 }
 
 FIXTURE(map)

@@ -165,7 +165,7 @@ TEST_F_TIMEOUT(busy_mm, open_close_not_blocked, 300)
 		/* Generous: only a stall ends here without an answer. */
 		ASSERT_EQ(1, poll(&p, 1, 60 * 1000))
 			TH_LOG("no answer from the unrelated process in 60 s");
-		ASSERT_EQ(sizeof(t), read(res[0], t, sizeof(t)));
+		ASSERT_EQ((ssize_t)sizeof(t), read(res[0], t, sizeof(t)));
 		TH_LOG("an unrelated open+close took %lld ms", t[1] - t[0]);
 		EXPECT_LT(t[1] - t[0], BOUND_MS);
 		if (t[1] > last_end)
