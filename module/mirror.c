@@ -107,6 +107,25 @@
  * (or from) the user outside it.
  */
 
+/**
+ * DOC: fault passes
+ *
+ * READ and WRITE report in cmd->faults the fault passes of the request:
+ * 0 when the device mapped every page already, 1 otherwise, whatever
+ * happens after the first pass. A pass (dmirror_fault()) faults
+ * everything from the first miss to the end of the range, window after
+ * window, before anything more is copied, so every later miss is a page
+ * the request already faulted and lost again: to an invalidation of an
+ * earlier window while later ones were faulted (a THP split by a COW
+ * break further on, reclaim, compaction, another device's migration) or
+ * of a page between its store and its copy, or (WRITE) to a page of this
+ * device that the CPU maps read-only (dmirror_write_unshare()).
+ * Faulting such pages again finishes the same pass; counting it would
+ * make the count depend on what else the system did meanwhile. The
+ * coherence rules above are unchanged: every miss is faulted again. The
+ * statistic DMIRROR_STAT_FAULT_ROUNDS counts every dmirror_fault() call.
+ */
+
 static struct page *dmirror_pt_page(void *entry)
 {
 	return xa_untag_pointer(entry);
@@ -857,7 +876,8 @@ static int dmirror_read_common(struct dmirror *dm, struct hmm_dmirror_cmd *cmd,
 		ret = dmirror_fault(dm, x, addr, end, false, unlocked);
 		if (ret)
 			break;
-		cmd->faults++;
+		/* A request makes one fault pass: see DOC: fault passes. */
+		cmd->faults = 1;
 	}
 	dmirror_xfer_free(x);
 	return ret;
@@ -962,7 +982,8 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 			ret = dmirror_fault(dm, x, addr, end, true, false);
 			if (ret)
 				goto out;
-			cmd->faults++;
+			/* One fault pass per request (DOC: fault passes). */
+			cmd->faults = 1;
 			faulted = true;
 		}
 	}

@@ -976,6 +976,92 @@ TEST_F(mirror, fork_shared_anon)
 }
 
 /*
+ * The child of cow_pass_child_write(): WRITE @npages pages of @seed data
+ * through its own file into @buf, which it shares COW with its parent.
+ * Return: 0, 1..9 for a failed step, or 10 + the number of fault passes
+ * when it is not 1.
+ */
+static int cow_pass_child(char *buf, unsigned long npages,
+			  unsigned long long seed)
+{
+	struct hmm_dmirror_cmd cmd;
+	unsigned char *in;
+	int fd, ret = 0;
+
+	in = malloc(npages * PAGE_SZ);
+	if (!in)
+		return 1;
+	fill(in, npages, seed);
+	fd = dmirror_open_dev(0);
+	if (fd < 0)
+		return 2;
+	if (dev_write(fd, buf, in, npages, &cmd))
+		ret = 3;
+	else if (cmd.cpages != npages)
+		ret = 4;
+	else if (cmd.faults != 1)
+		ret = 10 + (int)(cmd.faults < 200 ? cmd.faults : 200);
+	else if (check(buf, npages, seed) != -1)
+		ret = 5;
+	if (close(fd) && !ret)
+		ret = 6;
+	free(in);
+	return ret;
+}
+
+/*
+ * A fork child's WRITE through its own file into memory it shares COW
+ * with the parent makes one fault pass (cmd.faults == 1), however many
+ * times the request has to fault pages again: its own write faults break
+ * COW inside the range, and pages in this device's memory, which the
+ * child maps read-only, must go back to system memory before the device
+ * may write them. Every other round puts the pages on the device before
+ * the fork; the parent keeps its data. Several rounds, as races with the
+ * COW breaks once made the count vary.
+ */
+TEST_F(mirror, cow_pass_child_write)
+{
+	unsigned long npages = 3 * 32 + 5;
+	struct hmm_dmirror_cmd cmd;
+	int round, status, code;
+	unsigned char *io;
+	char *buf;
+	pid_t pid;
+
+	io = malloc(npages * PAGE_SZ);
+	ASSERT_NE(NULL, io);
+	for (round = 0; round < 8; round++) {
+		int on_device = round & 1;
+
+		buf = map_anon(npages, PROT_READ | PROT_WRITE);
+		ASSERT_NE(NULL, buf);
+		fill(buf, npages, 0x90 + round);
+		if (on_device) {
+			ASSERT_EQ(0, range_cmd(self->fd,
+					       HMM_DMIRROR_MIGRATE_TO_DEV,
+					       (uintptr_t)buf, io, npages,
+					       &cmd));
+			ASSERT_EQ(npages, cmd.cpages);
+		}
+
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (pid == 0)
+			_exit(cow_pass_child(buf, npages, 0xa0 + round));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status));
+		code = WEXITSTATUS(status);
+		EXPECT_EQ(0, code) TH_LOG("round %d (%s): child %s %d", round,
+					  on_device ? "device" : "system",
+					  code >= 10 ? "fault passes" : "step",
+					  code >= 10 ? code - 10 : code);
+		EXPECT_EQ(-1L, check(buf, npages, 0x90 + round));
+		munmap(buf, npages * PAGE_SZ);
+	}
+	free(io);
+}
+
+/*
  * munmap of a mirrored range clears the device entries (the invalidate
  * counters of the device and of the mm move); READ of the hole fails
  * without output; memory mapped anew at the same place is read afresh.
