@@ -200,11 +200,11 @@ FIXTURE_VARIANT_ADD(sig, device_coherent)
 FIXTURE_SETUP(sig)
 {
 	self->fd = dmirror_open_dev(variant->dev);
-	if (self->fd < 0 && variant->coherent) {
+	if (self->fd < 0 && variant->coherent &&
+	    dmirror_loaded_without_coherent()) {
 		/* Harnesses before 6.12 run the test after a SKIP() here. */
 		self->skipped = true;
-		SKIP(return, "/dev/hmm_dmirror%d: %s (no coherent memory given at load?)",
-		     variant->dev, strerror(errno));
+		SKIP(return, DMIRROR_NO_COHERENT_WHY);
 	}
 	ASSERT_GE(self->fd, 0) TH_LOG("open /dev/hmm_dmirror%d: %s",
 				      variant->dev, strerror(errno));
@@ -531,11 +531,12 @@ FIXTURE_SETUP(busy)
 	self->pfd[0] = -1;
 	self->pfd[1] = -1;
 	self->fd = dmirror_open_dev(COHERENT_DEV);
-	if (self->fd < 0) {
+	if (self->fd < 0 && dmirror_loaded_without_coherent()) {
 		self->skipped = true;
-		SKIP(return, "/dev/hmm_dmirror%d: %s (no coherent memory given at load?)",
-		     COHERENT_DEV, strerror(errno));
+		SKIP(return, DMIRROR_NO_COHERENT_WHY);
 	}
+	ASSERT_GE(self->fd, 0) TH_LOG("open /dev/hmm_dmirror%d: %s",
+				      COHERENT_DEV, strerror(errno));
 	self->capacity = dmirror_dev_stat(COHERENT_DEV, "capacity_pages");
 	ASSERT_GT(self->capacity, 0);
 	self->pinned = pin_device_page(self->fd, self->pfd);
