@@ -55,6 +55,8 @@
 static unsigned long TASK_END = 0x7ffffffff000UL;
 #define OUT_PAGES	256UL
 #define MAX_MSGS	30
+/* EBUSY/ENOMEM calls shown without -v (they are counted, not failures) */
+#define MAX_SOFT_MSGS	10
 #define CHURN_FD	200
 #define SENTINEL	0x5a5a5a5a5a5a5a5aULL
 #define NDEV		4
@@ -166,6 +168,28 @@ struct part {
 /* Capacity of each device in pages (debugfs), read once at the start. */
 static long long dev_capacity[4];
 
+/*
+ * Whether @npages is more than device @dev holds; for a descriptor whose
+ * device is not known (-1, the churned one), more than any device holds.
+ */
+static bool over_capacity(int dev, unsigned long long npages)
+{
+	bool known_cap = false;
+	int i;
+
+	if (dev >= 0 && dev < 4)
+		return dev_capacity[dev] > 0 &&
+		       npages > (unsigned long long)dev_capacity[dev];
+	for (i = 0; i < 4; i++) {
+		if (dev_capacity[i] <= 0)
+			continue;
+		if (npages <= (unsigned long long)dev_capacity[i])
+			return false;
+		known_cap = true;
+	}
+	return known_cap;
+}
+
 /* Results, in memory shared with the main process. */
 struct res {
 	unsigned long long calls;
@@ -174,7 +198,7 @@ struct res {
 	unsigned long long over_cap;
 	unsigned long long failures;
 	unsigned long long foreign, exited, churn_calls, churn_ops;
-	unsigned int msgs;
+	unsigned int msgs, soft_msgs;
 	unsigned int fail_cls[6];
 };
 
@@ -702,15 +726,17 @@ static void one_call(int fd, int dev, bool foreign, unsigned int extra,
 	__atomic_add_fetch(&res->calls, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&res->err[c.k >= 0 ? c.k : (int)NKNOWN][eb_of(ret)], 1,
 			   __ATOMIC_RELAXED);
-	if (verbose && (ret == -EBUSY || ret == -ENOMEM) && c.k >= 0)
-		say("# %s npages %#llx on dev%d: %s", known[c.k].name, c.npages,
-		    c.dev, ret == -EBUSY ? "EBUSY" : "ENOMEM");
 	/* The documented answer to a request larger than the device. */
 	if (ret == -ENOMEM && c.k >= 0 &&
-	    known[c.k].req == HMM_DMIRROR_MIGRATE_TO_DEV && c.dev >= 0 &&
-	    c.dev < 4 && dev_capacity[c.dev] > 0 &&
-	    c.npages > (unsigned long long)dev_capacity[c.dev])
+	    known[c.k].req == HMM_DMIRROR_MIGRATE_TO_DEV &&
+	    over_capacity(c.dev, c.npages))
 		__atomic_add_fetch(&res->over_cap, 1, __ATOMIC_RELAXED);
+	else if ((ret == -EBUSY || ret == -ENOMEM) && c.k >= 0 &&
+		 (verbose || __atomic_fetch_add(&res->soft_msgs, 1,
+						__ATOMIC_RELAXED) < MAX_SOFT_MSGS)) {
+		explain(what, sizeof(what), &c);
+		say("# soft %s: %s", ret == -EBUSY ? "EBUSY" : "ENOMEM", what);
+	}
 	/*
 	 * No -EINTR: the module returns it only on a fatal signal, and this
 	 * process handles no signal at all, so none is accepted.
