@@ -70,6 +70,8 @@ while IFS='|' read -r name file expr; do
 	line=$(printf '%-28s %-9s %s' "$name" "$verdict" \
 		"$(grep -E '^[0-9]+ passed, ' "$copy.log" 2>/dev/null | tail -n 1)")
 	echo "$line"
+	# What killed it: a mutant killed by an unrelated failure proves nothing.
+	grep -E '^not ok ' "$copy.log" 2>/dev/null | head -n 5 | sed 's/^/    /'
 done < <(mutants)
 
 echo "mutants: $killed killed, $survived survived, $stale stale"
