@@ -329,12 +329,6 @@ struct dmirror_mm {
  * @mm_link:  entry in @dmm->mirrors, under @dmm->lock
  * @dev_link: entry in @mdev->mirrors, under @mdev->mirrors_lock
  * @flags:    HMM_DMIRROR_FLAG_* word set by HMM_DMIRROR_FLAGS
- * @migrate_gen: bumped (under @lock, with release ordering) by
- *            migrate.c each time one of this device's own migrations takes
- *            pages away from this mirror. Nothing reads it any more: the
- *            watch of a device fault sees those migrations (DOC: device
- *            page table in mirror.c); it goes when migrate.c stops
- *            bumping it
  */
 struct dmirror {
 	struct dmirror_device *mdev;
@@ -346,7 +340,6 @@ struct dmirror {
 	struct list_head mm_link;
 	struct list_head dev_link;
 	u64 flags;
-	unsigned long migrate_gen;
 };
 
 /**

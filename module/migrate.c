@@ -51,10 +51,10 @@
  *
  * 1. Right after migrate_vma_setup(), before any data is copied, every
  *    mirror of this device in this mm drops its entries for the selected
- *    pages and bumps its migrate_gen, under its mirror lock. The pages are
- *    unmapped and locked by then, so no device write through another file
- *    can land in the old page after the copy, and no device fault that
- *    read the old mapping can store it afterwards.
+ *    pages, under its mirror lock. The pages are unmapped and locked by
+ *    then, so no device write through another file can land in the old
+ *    page after the copy, and no device fault that read the old mapping
+ *    can store it afterwards (its watch saw the migration: mirror.c).
  * 2. After migrate_vma_pages(), while the old pages are still held, the
  *    file that migrated to the device maps the new device pages, unless an
  *    invalidation ran since before migrate_vma_setup() (e.g. MADV_DONTNEED
@@ -192,11 +192,6 @@ static void dmirror_migrate_forget(struct dmirror_device *mdev,
 			else
 				j++;
 		}
-		/*
-		 * Release: a fault that sees the new value also sees the
-		 * page tables migrate_vma_setup() changed (mirror.c).
-		 */
-		smp_store_release(&dm->migrate_gen, dm->migrate_gen + 1);
 		mutex_unlock(&dm->lock);
 	}
 	mutex_unlock(&mdev->mirrors_lock);
