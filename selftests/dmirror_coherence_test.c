@@ -469,7 +469,7 @@ TEST_F_TIMEOUT(one_file, unrelated_invalidations, 300)
  */
 struct huge_req {
 	unsigned long len;		/* bytes of the range */
-	int (*prepare)(struct huge_req *h);	/* 0, or 2 for SKIP */
+	int (*prepare)(struct huge_req *h);	/* 0, 2 for SKIP, else failed */
 	int (*request)(struct huge_req *h);
 	int fd;
 	char *range;
@@ -543,6 +543,19 @@ struct kill_times {
 	double reap;
 };
 
+/* What a prepare code other than 0 (ready) and 2 (SKIP) means. */
+static const char *prepare_why(int code)
+{
+	switch (code) {
+	case 3: return "mapping or populating its buffer failed";
+	case 6: return "MADV_HUGEPAGE or MADV_POPULATE_READ failed";
+	case 7: return "SNAPSHOT failed";
+	case 8: return "no huge zero page although use_zero_page is on";
+	case 9: return "fewer than 8 free 2 MiB hugetlb pages of the VM's 32: leaked?";
+	default: return "it exited early";
+	}
+}
+
 /*
  * Run @h in a child and kill it once it is inside the request: after
  * @delay seconds, or once its mirror faulted @faulted pages. Return 0
@@ -570,6 +583,9 @@ static int kill_during(struct __test_metadata *_metadata, struct huge_req *h,
 	if (read(pfd[0], &c, 1) != 1 || c != 1) {
 		close(pfd[0]);
 		waitpid(pid, &status, 0);
+		if (c != 2)
+			TH_LOG("the child could not prepare: %s (code %d)",
+			       prepare_why(c), c);
 		return c == 2 ? 1 : -1;
 	}
 	close(pfd[0]);
@@ -666,6 +682,7 @@ TEST_F_TIMEOUT(one_file, sigkill_huge_read, 60)
 
 /* The memfd of 2 MiB huge pages behind every alias of READ's buffer. */
 #define ALIAS_SZ		(16 * MIB)
+#define THP_DIR			"/sys/kernel/mm/transparent_hugepage"
 
 /*
  * 32 GiB mapped by huge zero pages (a page table each 1 GiB, no memory),
@@ -678,11 +695,11 @@ static int huge_copy_prepare(struct huge_req *h)
 	unsigned long off;
 	unsigned char byte;
 	struct hmm_dmirror_cmd cmd;
-	char mode[256] = "";
+	char mode[256] = "", why[128];
 	int mfd, tfd;
 	ssize_t n;
 
-	tfd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY);
+	tfd = open(THP_DIR "/enabled", O_RDONLY);
 	if (tfd < 0)
 		return 2;
 	n = read(tfd, mode, sizeof(mode) - 1);
@@ -691,15 +708,23 @@ static int huge_copy_prepare(struct huge_req *h)
 		return 2;
 	if (madvise(h->range, h->len, MADV_HUGEPAGE) ||
 	    madvise(h->range, h->len, MADV_POPULATE_READ))
-		return 2;
-	/* A huge zero page is mapped by a PMD. */
+		return 6;
+	/* A huge zero page is mapped by a PMD, unless it is turned off. */
 	if (range_cmd(h->fd, HMM_DMIRROR_SNAPSHOT, h->range + h->len - PAGE_SZ,
-		      &byte, 1, &cmd) || !(byte & HMM_DMIRROR_PROT_PMD))
-		return 2;
+		      &byte, 1, &cmd))
+		return 7;
+	if (!(byte & HMM_DMIRROR_PROT_PMD))
+		return dmirror_read_num(THP_DIR "/use_zero_page") == 0 ? 2 : 8;
 
+	/* The VM reserves 32 huge pages: fewer than 8 free is a leak. */
+	if (dmirror_huge_2m_ready(why, sizeof(why)) == 0)
+		return 2;
+	if (dmirror_read_num(DMIRROR_HUGE_2M_DIR "/free_hugepages") <
+	    (long long)(ALIAS_SZ >> 21))
+		return 9;
 	mfd = memfd_create("dmirror_alias", MFD_CLOEXEC | MFD_HUGETLB);
 	if (mfd < 0 || ftruncate(mfd, ALIAS_SZ))
-		return 2;
+		return 3;
 	h->ptr = mmap(NULL, h->len + WIN_SZ, PROT_NONE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (h->ptr == MAP_FAILED)
@@ -710,7 +735,7 @@ static int huge_copy_prepare(struct huge_req *h)
 			 MAP_SHARED | MAP_FIXED, mfd, 0) == MAP_FAILED)
 			return 3;
 	if (madvise(h->ptr, h->len, MADV_POPULATE_WRITE))
-		return 2;
+		return 3;
 	return 0;
 }
 
@@ -734,7 +759,7 @@ TEST_F_TIMEOUT(one_file, sigkill_huge_read_copy, 900)
 
 	ret = kill_during(_metadata, &h, 0, h.len / PAGE_SZ, &kt);
 	if (ret == 1)
-		SKIP(return, "no huge zero page (THP off?) or no 8 free 2 MiB huge pages");
+		SKIP(return, "THP, its huge zero page or 2 MiB hugetlb pages are turned off");
 	ASSERT_EQ(0, ret);
 	TH_LOG("out of the ioctl %.3f s after SIGKILL, reaped after %.3f s",
 	       kt.detach, kt.reap);
