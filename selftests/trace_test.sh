@@ -15,7 +15,7 @@ events="dmirror_migrate dmirror_device_fault dmirror_invalidate dmirror_evict"
 n=0
 failed=0
 
-ntests=11
+ntests=13
 echo "TAP version 13"
 echo "1..$ntests"
 
@@ -110,6 +110,62 @@ expect "own EXCLUSIVE's invalidation traced as skipped" \
 	'dmirror_invalidate: dev=0 range=.* event=exclusive skipped_own'
 expect "an invalidation the mirror handled traced (no flag)" \
 	'dmirror_invalidate: dev=0 range=0x[0-9a-f]+-0x[0-9a-f]+ event=[a-z_]+$'
+
+# Close-time eviction while another process keeps 64 pages on device 0
+# (dmirror_hold): a file whose mm never migrated to the device walks
+# nothing and traces nothing at close; one whose mm did walks the device
+# (hmmctl unmaps its buffer first, so nothing is left to move by then).
+# trace_of FILE COMMAND...: the trace of COMMAND alone, into FILE.
+trace_of() {
+	out=$1
+	shift
+	echo >$tr/trace
+	echo 1 >$tr/events/hmm_dmirror/dmirror_migrate/enable
+	echo 1 >$tr/tracing_on
+	"$@" >>/tmp/trace_hmmctl.out 2>&1
+	trc=$?
+	echo 0 >$tr/tracing_on
+	echo 0 >$tr/events/hmm_dmirror/dmirror_migrate/enable
+	cat $tr/trace >"$out"
+	return $trc
+}
+rm -f /tmp/trhold.in /tmp/trhold.out
+mkfifo /tmp/trhold.in
+"$here/dmirror_hold" 64 </tmp/trhold.in >/tmp/trhold.out 2>&1 &
+exec 8>/tmp/trhold.in
+i=0
+while ! grep -q ready /tmp/trhold.out 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if grep -q ready /tmp/trhold.out; then
+	trace_of /tmp/trace_read.out "$hmmctl" read --pages 8
+	rc=$?
+	if [ "$rc" -eq 0 ] && ! grep -q 'dmirror_migrate: dev=0 close' \
+		/tmp/trace_read.out; then
+		ok "close of a file whose mm never migrated to the busy device: no eviction walk traced"
+	else
+		nok "close of a file whose mm never migrated to the busy device: no eviction walk traced (hmmctl exit $rc)"
+		sed 's/^/# /' /tmp/trace_read.out
+	fi
+	trace_of /tmp/trace_mig.out "$hmmctl" migrate --no-fault --pages 8
+	rc=$?
+	if [ "$rc" -eq 0 ] && grep -qE \
+		'dmirror_migrate: dev=0 close range=[0-9a-fx]+-0x[0-9a-f]+ moved=[0-9]+$' \
+		/tmp/trace_mig.out; then
+		ok "close of a file whose mm migrated to the device: its eviction walk traced"
+	else
+		nok "close of a file whose mm migrated to the device: its eviction walk traced (hmmctl exit $rc)"
+		sed 's/^/# /' /tmp/trace_mig.out
+	fi
+else
+	nok "close of a file whose mm never migrated to the busy device (dmirror_hold not ready)"
+	nok "close after a migration traced with the pages it evicted (dmirror_hold not ready)"
+	sed 's/^/# /' /tmp/trhold.out
+fi
+echo go >&8
+exec 8>&-
+wait
 
 if [ "$failed" -ne 0 ]; then
 	echo "# the trace was:"
