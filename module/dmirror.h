@@ -93,6 +93,7 @@
 /* Number of device nodes the module can create: 2 private + 2 coherent. */
 #define DMIRROR_NDEVICES	4
 #define DMIRROR_NPRIVATE	2
+static_assert(DMIRROR_NDEVICES <= BITS_PER_LONG);	/* dmirror_mm */
 
 /* Size of a device-coherent window given by spm_addr_devN. */
 #define DMIRROR_SPM_SIZE	(256UL << 20)
@@ -306,11 +307,16 @@ struct dmirror_device {
  * @nr_files: open files using this object; under dmirror_mm_mutex
  * @stats:    mm-wide counters
  * @debugfs:  this mm's debugfs directory; under dmirror_mm_mutex
+ * @devices_used: bit N set (atomically, never cleared) before this mm's
+ *            first MIGRATE_TO_DEV to device N, i.e. before any page of
+ *            that device is recorded as this mm's; close-time eviction
+ *            skips a device whose bit is clear
  */
 struct dmirror_mm {
 	struct mmu_notifier mn;
 	struct mutex lock;		/* @mirrors */
 	struct list_head mirrors;
+	unsigned long devices_used;
 	unsigned int nr_files;
 	struct dmirror_stats stats;
 	struct dentry *debugfs;

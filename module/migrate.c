@@ -506,6 +506,8 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 			cmd->npages);
 		return -ENOMEM;
 	}
+	/* Before any page is recorded as this mm's: see dmirror_mm. */
+	set_bit(mdev->id, &dm->dmm->devices_used);
 	b = kvmalloc_obj(*b, GFP_KERNEL);
 	if (!b)
 		return -ENOMEM;
@@ -824,7 +826,8 @@ void dmirror_migrate_coherent_home(struct mm_struct *mm, unsigned long start,
  * @dm: a mirror whose file is being closed
  *
  * By the device's records of which mm put each page there, so the cost is
- * that of the pages on the device, not of the mm's mappings. Best effort
+ * that of the pages on the device, not of the mm's mappings, and nothing
+ * for an mm that never migrated to this device. Best effort
  * (a busy page stays), and a fatal signal stops it: the pages left then go
  * when the mm exits, or by eviction.
  *
@@ -835,7 +838,12 @@ void dmirror_migrate_evict_mm(struct dmirror *dm)
 	struct dmirror_device *mdev = dm->mdev;
 	long moved;
 
-	if (!atomic64_read(&mdev->stats.val[DMIRROR_STAT_RESIDENT]))
+	/*
+	 * Nothing to look for: the device is empty, or this mm never
+	 * migrated to it (an unrelated close does not walk a busy device).
+	 */
+	if (!atomic64_read(&mdev->stats.val[DMIRROR_STAT_RESIDENT]) ||
+	    !test_bit(mdev->id, &dm->dmm->devices_used))
 		return;
 	/* An mm that has exited has freed its pages. */
 	if (!mmget_not_zero(dm->mm))
