@@ -243,15 +243,56 @@ FIXTURE_TEARDOWN(thp)
 	EXPECT_EQ(0, close(self->fd));
 }
 
+#define THP_ENABLED	"/sys/kernel/mm/transparent_hugepage/enabled"
+
+/* NULL when the kernel hands out THPs (madvised), else why not. */
+static const char *no_thp_why(void)
+{
+	char buf[128] = "";
+	ssize_t n;
+	int fd;
+
+	fd = open(THP_ENABLED, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return "kernel lacks transparent huge pages (no " THP_ENABLED ")";
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0 && strstr(buf, "[never]"))
+		return "transparent huge pages disabled (" THP_ENABLED ": never)";
+	return NULL;
+}
+
 /*
- * A populated THP at @p, checked to be PMD-mapped (else SKIP): returns
- * nonzero when it is.
+ * Fill the THP at @p with pattern @seed and check with SNAPSHOT that it is
+ * one PMD-mapped THP. Return: 0 when it is; 1 when the kernel hands out no
+ * THPs (SKIP, no_thp_why() says why); -1 when SNAPSHOT failed, or the
+ * kernel has THPs and this is none (a failure: the guest has the memory).
  */
 static int populate_thp(int fd, char *p, unsigned int seed)
 {
+	int b;
+
 	pat_fill(p, 0, HPAGE_PAGES, seed);
-	return snap_byte(fd, p, HPAGE_PAGES, 0) == SNAP_SYS_PMD_RW;
+	b = snap_byte(fd, p, HPAGE_PAGES, 0);
+	if (b == SNAP_SYS_PMD_RW)
+		return 0;
+	if (b < 0) {
+		fprintf(stderr, "# SNAPSHOT of a populated THP failed\n");
+		return -1;
+	}
+	if (no_thp_why())
+		return 1;
+	fprintf(stderr, "# a populated THP snapshots as %#x, not %#x\n",
+		b, SNAP_SYS_PMD_RW);
+	return -1;
 }
+
+/* After populate_thp() or device_thp(): SKIP without THPs, fail on -1. */
+#define THP_READY(ret, statement) do {				\
+	if ((ret) > 0)						\
+		SKIP(statement, "%s", no_thp_why());		\
+	ASSERT_EQ(0, (ret));					\
+} while (0)
 
 /*
  * Every kernel: a THP source migrates (as one device folio, or as 512 base
@@ -261,10 +302,11 @@ TEST_F(thp, thp_source_migrates)
 {
 	struct hmm_dmirror_cmd cmd;
 	char *p = map_huge(1);
+	int ret;
 
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x11))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x11);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
 	EXPECT_EQ(-1L, pat_find(self->out, 0, HPAGE_PAGES, 0x11));
@@ -282,13 +324,14 @@ TEST_F(thp, populated_to_dev_and_back)
 	struct hmm_dmirror_cmd cmd;
 	long long res0 = dmirror_dev_stat(0, "resident_pages");
 	char *p;
+	int ret;
 
 	if (!self->large)
 		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x12))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x12);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
 	EXPECT_EQ(-1L, pat_find(self->out, 0, HPAGE_PAGES, 0x12));
@@ -358,13 +401,14 @@ TEST_F(thp, fault_one_page)
 	long long f0 = dmirror_dev_stat(0, "cpu_faults");
 	struct hmm_dmirror_cmd cmd;
 	char *p;
+	int ret;
 
 	if (!self->large)
 		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x13))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x13);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
 	EXPECT_EQ(-1L, pat_find(p + 7 * PG, 7, 1, 0x13));
@@ -384,11 +428,12 @@ TEST_F(thp, read_from_inside_device_thp)
 	struct hmm_dmirror_cmd cmd;
 	int fd2;
 	char *p;
+	int ret;
 
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x1a))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x1a);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	ASSERT_EQ(HPAGE_PAGES, cmd.cpages);
 	fd2 = dmirror_open_dev(0);
@@ -410,13 +455,14 @@ TEST_F(thp, partial_munmap_then_fault)
 	unsigned long half = HPAGE_PAGES / 2;
 	struct hmm_dmirror_cmd cmd;
 	char *p;
+	int ret;
 
 	if (!self->large)
 		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x14))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x14);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
 	ASSERT_EQ(0, munmap(p + half * PG, half * PG));
@@ -436,13 +482,14 @@ TEST_F(thp, mremap_then_fault)
 {
 	struct hmm_dmirror_cmd cmd;
 	char *p, *area, *q;
+	int ret;
 
 	if (!self->large)
 		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x15))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x15);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
 
@@ -465,15 +512,16 @@ TEST_F(thp, fail_alloc_populated)
 {
 	struct hmm_dmirror_cmd cmd;
 	char *p;
+	int ret;
 
 	if (!self->large)
 		SKIP(return, NO_LARGE);
 	p = map_huge(2);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x16))
-		SKIP(return, "no THP could be allocated");
-	if (!populate_thp(self->fd, p + HPAGE, 0x17))
-		SKIP(goto out, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x16);
+	THP_READY(ret, return);
+	ret = populate_thp(self->fd, p + HPAGE, 0x17);
+	THP_READY(ret, goto out);
 	ASSERT_EQ(0, fail_alloc(self->fd, p));
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
@@ -518,13 +566,14 @@ TEST_F(thp, fail_alloc_to_sys)
 {
 	struct hmm_dmirror_cmd cmd;
 	char *p;
+	int ret;
 
 	if (!self->large)
 		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x18))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x18);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
 	ASSERT_EQ(0, fail_alloc(self->fd, p));
@@ -543,13 +592,14 @@ TEST_F(thp, fork_cow)
 	int status;
 	pid_t pid;
 	char *p;
+	int ret;
 
 	if (!self->large)
 		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x19))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x19);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
 
@@ -618,13 +668,14 @@ TEST_F(thp, fail_alloc_to_sys_shared)
 	int ctl[2];
 	pid_t pid;
 	char *p;
+	int ret;
 
 	if (!self->large)
 		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x1b))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x1b);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	ASSERT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
 	pid = fork_sharer(p, 0x1b, ctl);
@@ -649,13 +700,14 @@ TEST_F(thp, fail_alloc_to_dev_shared)
 	int ctl[2];
 	pid_t pid;
 	char *p;
+	int ret;
 
 	if (!self->large)
 		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x1c))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x1c);
+	THP_READY(ret, return);
 	pid = fork_sharer(p, 0x1c, ctl);
 	ASSERT_GE(pid, 0);
 	ASSERT_EQ(0, fail_alloc(self->fd, p));
@@ -676,6 +728,7 @@ TEST_F(thp, two_devices)
 	struct hmm_dmirror_cmd cmd;
 	char *p;
 	int fd1;
+	int ret;
 
 	if (!self->large)
 		SKIP(return, NO_LARGE);
@@ -683,10 +736,10 @@ TEST_F(thp, two_devices)
 	ASSERT_GE(fd1, 0);
 	p = map_huge(2);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x1b))
-		SKIP(return, "no THP could be allocated");
-	if (!populate_thp(self->fd, p + HPAGE, 0x1c))
-		SKIP(goto out, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x1b);
+	THP_READY(ret, return);
+	ret = populate_thp(self->fd, p + HPAGE, 0x1c);
+	THP_READY(ret, goto out);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	ASSERT_EQ(0, to_dev(fd1, p + HPAGE, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(-1L, pat_find(self->out, 0, HPAGE_PAGES, 0x1c));
@@ -735,13 +788,14 @@ TEST_F(thp, release_evicts_thp)
 	long long e0 = dmirror_dev_stat(0, "evicted_pages");
 	struct hmm_dmirror_cmd cmd;
 	char *p;
+	int ret;
 
 	if (!self->large)
 		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x1d))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x1d);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
 	ASSERT_EQ(0, range_ioctl(self->fd, HMM_DMIRROR_RELEASE, p, NULL, 1,
@@ -755,14 +809,15 @@ TEST_F(thp, release_evicts_thp)
 
 /*
  * A THP at @p holding pattern @seed, migrated to the device as one device
- * PMD. Return: 0, 1 when no THP could be allocated (SKIP), -1 on failure.
+ * PMD. Return: 0, 1 when the kernel hands out no THPs (SKIP), -1 on failure.
  */
 static int device_thp(int fd, char *p, unsigned char *out, unsigned int seed)
 {
 	struct hmm_dmirror_cmd cmd;
+	int ret = populate_thp(fd, p, seed);
 
-	if (!populate_thp(fd, p, seed))
-		return 1;
+	if (ret)
+		return ret;
 	if (to_dev(fd, p, out, HPAGE_PAGES, &cmd) || cmd.cpages != HPAGE_PAGES)
 		return -1;
 	return snap_find(fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW) == -1 ? 0 : -1;
@@ -785,9 +840,7 @@ TEST_F(thp, release_no_sys_thp)
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
 	ret = device_thp(self->fd, p, self->out, 0x21);
-	if (ret > 0)
-		SKIP(return, "no THP could be allocated");
-	ASSERT_EQ(0, ret);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, fail_sys_thp(1));
 	EXPECT_EQ(0, range_ioctl(self->fd, HMM_DMIRROR_RELEASE, p, NULL, 1,
 				 &cmd));
@@ -817,9 +870,7 @@ TEST_F(thp, release_no_sys_thp_shared)
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
 	ret = device_thp(self->fd, p, self->out, 0x22);
-	if (ret > 0)
-		SKIP(return, "no THP could be allocated");
-	ASSERT_EQ(0, ret);
+	THP_READY(ret, return);
 	pid = fork_sharer(p, 0x22, ctl);
 	ASSERT_GE(pid, 0);
 	ASSERT_EQ(0, fail_sys_thp(1));
@@ -869,9 +920,7 @@ TEST_F_TIMEOUT(thp, fault_no_sys_thp_shared, 60)
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
 	ret = shared_device_thp(self->fd, p, self->out, 0x23, &pid, ctl);
-	if (ret > 0)
-		SKIP(return, "no THP could be allocated");
-	ASSERT_EQ(0, ret);
+	THP_READY(ret, return);
 	EXPECT_EQ(-1L, pat_find(p + 100 * PG, 100, 1, 0x23));
 	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x23));
 	EXPECT_EQ(0, fail_sys_thp(0));
@@ -901,9 +950,7 @@ TEST_F_TIMEOUT(thp, read_into_no_sys_thp_shared, 60)
 	ASSERT_EQ(0, pipe(pfd));
 	ASSERT_EQ((ssize_t)(n * PG), write(pfd[1], src, n * PG));
 	ret = shared_device_thp(self->fd, p, self->out, 0x24, &pid, ctl);
-	if (ret > 0)
-		SKIP(return, "no THP could be allocated");
-	ASSERT_EQ(0, ret);
+	THP_READY(ret, return);
 	EXPECT_EQ((ssize_t)(n * PG), read(pfd[0], p + first * PG, n * PG));
 	EXPECT_EQ(0, fail_sys_thp(0));
 	EXPECT_EQ(-1L, pat_find(p, 0, first, 0x24));
@@ -952,9 +999,7 @@ TEST_F_TIMEOUT(thp, gup_no_sys_thp_shared, 60)
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
 	ret = shared_device_thp(self->fd, p, self->out, 0x26, &pid, ctl);
-	if (ret > 0)
-		SKIP(goto out, "no THP could be allocated");
-	ASSERT_EQ(0, ret);
+	THP_READY(ret, goto out);
 	gup.addr = (uintptr_t)p;
 	gup.size = HPAGE;
 	gup.nr_pages_per_call = 1;
@@ -996,9 +1041,7 @@ TEST_F_TIMEOUT(thp, oversubscribe_no_sys_thp, 300)
 	ASSERT_NE(NULL, q);
 	/* The oldest block must be a device THP. */
 	ret = device_thp(self->fd, p, self->out, 0x30);
-	if (ret > 0)
-		SKIP(goto out, "no THP could be allocated");
-	ASSERT_EQ(0, ret);
+	THP_READY(ret, goto out);
 	for (i = 1; i < n; i++) {
 		pat_fill(p + i * HPAGE, 0, HPAGE_PAGES, 0x30 + i);
 		ASSERT_EQ(0, to_dev(self->fd, p + i * HPAGE, self->out,
