@@ -314,9 +314,11 @@ static int populate_thp(int fd, char *p, unsigned int seed)
 
 /* After populate_thp() or device_thp(): SKIP without THPs, fail on -1. */
 #define THP_READY(ret, statement) do {				\
-	if ((ret) > 0)						\
+	int thp_ready_ = (ret);					\
+								\
+	if (thp_ready_ > 0)					\
 		SKIP(statement, "%s", no_thp_why());		\
-	ASSERT_EQ(0, (ret));					\
+	ASSERT_EQ(0, thp_ready_);				\
 } while (0)
 
 /*

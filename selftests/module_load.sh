@@ -200,7 +200,8 @@ use_device() {
 		r=$(dev_stat "$e" resident_pages)
 		m=$(dev_stat "$e" migrated_to_dev)
 		if [ "$r" != 0 ] || [ "$m" != "$want" ]; then
-			echo "# device $e: resident_pages '$r' (expected 0), migrated_to_dev '$m' (expected $want)"
+			echo "# device $e: resident_pages '$r' (want 0)," \
+				"migrated_to_dev '$m' (want $want)"
 			return 1
 		fi
 	done
@@ -275,7 +276,8 @@ Y | N)
 	check $? "thp_migration reads $thp_expect as the kernel tree says (got: '$large')"
 	;;
 *)
-	nok "thp_migration as the kernel tree says: $thp_file is missing or not Y/N (scripts/prepare.sh writes it)"
+	why="$thp_file is missing or not Y/N (scripts/prepare.sh writes it)"
+	nok "thp_migration as the kernel tree says: $why"
 	;;
 esac
 
