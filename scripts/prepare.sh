@@ -39,6 +39,20 @@ if ! make -C "$HMM_REPO/tools" STATIC=1 OUTPUT="$work/tests" \
 	die "building the tools (hmmctl, the README example, the benchmark) against $kver failed"
 fi
 
+# What the module's thp_migration parameter must read at a default load,
+# from the tree, not from the module (module_load.sh compares): Y where the
+# kernel has compound device-private migration (the declarations module/
+# compat.h needs) and CONFIG_TRANSPARENT_HUGEPAGE.
+thp_expect=Y
+for f in "MIGRATE_VMA_SELECT_COMPOUND include/linux/migrate.h" \
+	"(\*folio_split)( include/linux/memremap.h" \
+	"(\*folio_free)( include/linux/memremap.h" \
+	"zone_device_folio_init( include/linux/memremap.h" \
+	"^CONFIG_TRANSPARENT_HUGEPAGE=y .config"; do
+	grep -qs "${f% *}" "$tree/${f##* }" || thp_expect=N
+done
+echo "$thp_expect" >"$work/tests/thp_migration.expected"
+
 # The test kernel's own HMM selftest (tools/testing/selftests/mm/hmm-tests.c,
 # vm/ on older trees), built from its tree like ours and run in the guest
 # against hmm_dmirror.ko. Besides hmm-tests.c it links each source file of

@@ -1,15 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hmm_dmirror THP tests: PMD-sized transparent huge pages migrated into
- * device-private memory as one large device folio and back, split by
- * faults, partial munmap, mremap and fork, the FAIL_ALLOC fallback to base
- * pages, and counts in 4 KiB pages.
+ * device-private memory and back, split by faults, partial munmap, mremap
+ * and fork, the FAIL_ALLOC fallback to base pages, and counts in 4 KiB
+ * pages.
  *
- * Tests marked "large" need a kernel with compound device-private
- * migration; the module says whether it uses it in the read-only
- * parameter /sys/module/hmm_dmirror/parameters/thp_migration (Y/N), and
- * they SKIP when it reads N. The others run on every kernel: there a THP
- * source migrates as 512 base pages.
+ * Where the kernel has compound device-private migration (7.3), a THP or
+ * an empty 2 MiB unit moves as one large device folio, mapped by a device
+ * PMD; elsewhere (6.1, 6.12, or a module loaded with thp_migration=0) the
+ * core splits it and it moves as 512 base device pages. The module says
+ * which in the read-only parameter
+ * /sys/module/hmm_dmirror/parameters/thp_migration (Y/N): a parameter that
+ * cannot be read fails every test, and module_load.sh checks that it reads
+ * what the test kernel's tree says (scripts/prepare.sh writes that down).
+ *
+ * Most tests run on every kernel: the same scenario, asserting that
+ * kernel's exact outcome (SNAPSHOT flags with HMM_DMIRROR_PROT_PMD for a
+ * large folio, without it for base pages; counters; bytes). Tests marked
+ * "large" test the large folio's own fallbacks (FAIL_ALLOC, no system
+ * THP) and SKIP where thp_migration reads N. Without THPs at all (the
+ * kernel has none, or they are disabled) the tests that need a populated
+ * THP SKIP and say so; any other unit that is not a THP fails.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -52,19 +63,27 @@ static int fail_sys_thp(int on)
 	return ret;
 }
 
-/* Whether the module migrates THPs as large device folios. */
+#define THP_PARAM	DMIRROR_PARAM_DIR "/thp_migration"
+
+/*
+ * Whether the module migrates THPs as large device folios: 1 when
+ * thp_migration reads Y, 0 for N, -1 when it cannot be read or reads
+ * anything else.
+ */
 static int have_large(void)
 {
 	char buf[8] = "";
 	ssize_t n;
 	int fd;
 
-	fd = open(DMIRROR_PARAM_DIR "/thp_migration", O_RDONLY | O_CLOEXEC);
+	fd = open(THP_PARAM, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	return n > 0 && buf[0] == 'Y';
+	if (n != 2 || buf[1] != '\n')
+		return -1;
+	return buf[0] == 'Y' ? 1 : buf[0] == 'N' ? 0 : -1;
 }
 
 /* Word @w of page @page under @seed; distinct across pages and seeds. */
@@ -220,7 +239,9 @@ static long snap_find(int fd, const void *addr, unsigned long npages,
 FIXTURE(thp)
 {
 	int fd;
-	int large;
+	int large;		/* thp_migration reads Y */
+	int dev_thp;		/* SNAPSHOT of a THP migrated to the device */
+	int sys_thp;		/* ... and of it migrated back */
 	unsigned char *out;
 };
 
@@ -230,6 +251,10 @@ FIXTURE_SETUP(thp)
 	ASSERT_GE(self->fd, 0) TH_LOG("open /dev/hmm_dmirror0: %s",
 				      strerror(errno));
 	self->large = have_large();
+	ASSERT_LE(0, self->large) TH_LOG("%s: cannot be read, or not Y or N",
+					 THP_PARAM);
+	self->dev_thp = self->large ? SNAP_DEV_PMD_RW : SNAP_DEV_RW;
+	self->sys_thp = self->large ? SNAP_SYS_PMD_RW : HMM_DMIRROR_PROT_WRITE;
 	self->out = out_buf(2 * HPAGE);
 	ASSERT_NE(NULL, self->out);
 	/* A test killed on its timeout leaves the hook set. */
@@ -243,15 +268,58 @@ FIXTURE_TEARDOWN(thp)
 	EXPECT_EQ(0, close(self->fd));
 }
 
+#define THP_ENABLED	"/sys/kernel/mm/transparent_hugepage/enabled"
+
+/* NULL when the kernel hands out THPs (madvised), else why not. */
+static const char *no_thp_why(void)
+{
+	char buf[128] = "";
+	ssize_t n;
+	int fd;
+
+	fd = open(THP_ENABLED, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return "kernel lacks transparent huge pages (no " THP_ENABLED ")";
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0 && strstr(buf, "[never]"))
+		return "transparent huge pages disabled (" THP_ENABLED ": never)";
+	return NULL;
+}
+
 /*
- * A populated THP at @p, checked to be PMD-mapped (else SKIP): returns
- * nonzero when it is.
+ * Fill the THP at @p with pattern @seed and check with SNAPSHOT that it is
+ * one PMD-mapped THP. Return: 0 when it is; 1 when the kernel hands out no
+ * THPs (SKIP, no_thp_why() says why); -1 when SNAPSHOT failed, or the
+ * kernel has THPs and this is none (a failure: the guest has the memory).
  */
 static int populate_thp(int fd, char *p, unsigned int seed)
 {
+	int b;
+
 	pat_fill(p, 0, HPAGE_PAGES, seed);
-	return snap_byte(fd, p, HPAGE_PAGES, 0) == SNAP_SYS_PMD_RW;
+	b = snap_byte(fd, p, HPAGE_PAGES, 0);
+	if (b == SNAP_SYS_PMD_RW)
+		return 0;
+	if (b < 0) {
+		fprintf(stderr, "# SNAPSHOT of a populated THP failed\n");
+		return -1;
+	}
+	if (no_thp_why())
+		return 1;
+	fprintf(stderr, "# a populated THP snapshots as %#x, not %#x\n",
+		b, SNAP_SYS_PMD_RW);
+	return -1;
 }
+
+/* After populate_thp() or device_thp(): SKIP without THPs, fail on -1. */
+#define THP_READY(ret, statement) do {				\
+	int thp_ready_ = (ret);					\
+								\
+	if (thp_ready_ > 0)					\
+		SKIP(statement, "%s", no_thp_why());		\
+	ASSERT_EQ(0, thp_ready_);				\
+} while (0)
 
 /*
  * Every kernel: a THP source migrates (as one device folio, or as 512 base
@@ -261,70 +329,76 @@ TEST_F(thp, thp_source_migrates)
 {
 	struct hmm_dmirror_cmd cmd;
 	char *p = map_huge(1);
+	int ret;
 
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x11))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x11);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
 	EXPECT_EQ(-1L, pat_find(self->out, 0, HPAGE_PAGES, 0x11));
-	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, self->large ?
-				 SNAP_DEV_PMD_RW : SNAP_DEV_RW));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, self->dev_thp));
 	ASSERT_EQ(0, to_sys(self->fd, p, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
 	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x11));
 	munmap(p, HPAGE);
 }
 
-/* Large: a populated THP lives on the device as one PMD and comes back. */
+/*
+ * A populated THP lives on the device (one device PMD, or 512 base device
+ * pages) and comes back (a system THP, or base pages).
+ */
 TEST_F(thp, populated_to_dev_and_back)
 {
 	struct hmm_dmirror_cmd cmd;
 	long long res0 = dmirror_dev_stat(0, "resident_pages");
 	char *p;
+	int ret;
 
-	if (!self->large)
-		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x12))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x12);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
 	EXPECT_EQ(-1L, pat_find(self->out, 0, HPAGE_PAGES, 0x12));
-	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, self->dev_thp));
 	EXPECT_EQ(res0 + (long long)HPAGE_PAGES,
 		  dmirror_dev_stat(0, "resident_pages"));
 	ASSERT_EQ(0, to_sys(self->fd, p, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
 	EXPECT_EQ(res0, dmirror_dev_stat(0, "resident_pages"));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, self->sys_thp));
 	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x12));
 	munmap(p, HPAGE);
 }
 
-/* Large: an untouched 2 MiB unit becomes one zero-filled device THP. */
+/*
+ * An untouched 2 MiB unit becomes one zero-filled device THP (or 512
+ * zero-filled base device pages), and comes back.
+ */
 TEST_F(thp, empty_to_dev_and_back)
 {
 	struct hmm_dmirror_cmd cmd;
 	char *p;
 
-	if (!self->large)
-		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
 	EXPECT_EQ(-1L, byte_find(self->out, HPAGE, 0));
-	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, self->dev_thp));
 	ASSERT_EQ(0, to_sys(self->fd, p, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, self->sys_thp));
 	EXPECT_EQ(-1L, byte_find(p, HPAGE, 0));
 	munmap(p, HPAGE);
 }
 
 /*
- * Large: a THP of zeros, and a read-touched unit (the huge zero page where
- * the kernel uses it), both become device THPs of zeros.
+ * A THP of zeros, and a read-touched unit (the huge zero page where the
+ * kernel uses it), both become device THPs of zeros (or base device pages
+ * of zeros), and come back.
  */
 TEST_F(thp, zero_to_dev_and_back)
 {
@@ -333,8 +407,6 @@ TEST_F(thp, zero_to_dev_and_back)
 	char *p;
 	long i;
 
-	if (!self->large)
-		SKIP(return, NO_LARGE);
 	p = map_huge(2);
 	ASSERT_NE(NULL, p);
 	memset(p, 0, HPAGE);
@@ -344,32 +416,47 @@ TEST_F(thp, zero_to_dev_and_back)
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, 2 * HPAGE_PAGES, &cmd));
 	EXPECT_EQ(2 * HPAGE_PAGES, cmd.cpages);
 	EXPECT_EQ(-1L, byte_find(self->out, 2 * HPAGE, 0));
-	EXPECT_EQ(-1L, snap_find(self->fd, p, 2 * HPAGE_PAGES,
-				 SNAP_DEV_PMD_RW));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, 2 * HPAGE_PAGES, self->dev_thp));
 	ASSERT_EQ(0, to_sys(self->fd, p, 2 * HPAGE_PAGES, &cmd));
 	EXPECT_EQ(2 * HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(-1L, snap_find(self->fd, p, 2 * HPAGE_PAGES, self->sys_thp));
 	EXPECT_EQ(-1L, byte_find(p, 2 * HPAGE, 0));
 	munmap(p, 2 * HPAGE);
 }
 
-/* Large: a CPU read of one page of a device THP brings the data back. */
+/*
+ * A CPU read of one page of a THP on the device brings the data back: the
+ * whole device folio (into a system THP), or that one base page.
+ */
 TEST_F(thp, fault_one_page)
 {
 	long long f0 = dmirror_dev_stat(0, "cpu_faults");
 	struct hmm_dmirror_cmd cmd;
 	char *p;
+	int ret;
 
-	if (!self->large)
-		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x13))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x13);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
-	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, self->dev_thp));
 	EXPECT_EQ(-1L, pat_find(p + 7 * PG, 7, 1, 0x13));
-	EXPECT_LT(f0, dmirror_dev_stat(0, "cpu_faults"));
+	if (self->large) {
+		EXPECT_EQ(f0 + (long long)HPAGE_PAGES,
+			  dmirror_dev_stat(0, "cpu_faults"));
+		EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES,
+					 SNAP_SYS_PMD_RW));
+	} else {
+		EXPECT_EQ(f0 + 1, dmirror_dev_stat(0, "cpu_faults"));
+		EXPECT_EQ(SNAP_DEV_RW, snap_byte(self->fd, p, HPAGE_PAGES, 6));
+		EXPECT_EQ(HMM_DMIRROR_PROT_WRITE,
+			  snap_byte(self->fd, p, HPAGE_PAGES, 7));
+		EXPECT_EQ(SNAP_DEV_RW, snap_byte(self->fd, p, HPAGE_PAGES, 8));
+	}
 	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x13));
+	EXPECT_EQ(f0 + (long long)HPAGE_PAGES,
+		  dmirror_dev_stat(0, "cpu_faults"));
 	munmap(p, HPAGE);
 }
 
@@ -384,11 +471,12 @@ TEST_F(thp, read_from_inside_device_thp)
 	struct hmm_dmirror_cmd cmd;
 	int fd2;
 	char *p;
+	int ret;
 
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x1a))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x1a);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	ASSERT_EQ(HPAGE_PAGES, cmd.cpages);
 	fd2 = dmirror_open_dev(0);
@@ -403,48 +491,57 @@ TEST_F(thp, read_from_inside_device_thp)
 	munmap(p, HPAGE);
 }
 
-/* Large: unmap half of a device THP (the core splits it), fault the rest. */
+/*
+ * Unmap half of a THP on the device (the core splits a device THP; base
+ * device pages go at once), fault the rest back.
+ */
 TEST_F(thp, partial_munmap_then_fault)
 {
 	long long res0 = dmirror_dev_stat(0, "resident_pages");
 	unsigned long half = HPAGE_PAGES / 2;
 	struct hmm_dmirror_cmd cmd;
 	char *p;
+	int ret;
 
-	if (!self->large)
-		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x14))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x14);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
-	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, self->dev_thp));
 	ASSERT_EQ(0, munmap(p + half * PG, half * PG));
 	EXPECT_EQ(-1L, snap_find(self->fd, p, half, SNAP_DEV_RW));
-	/* The core may keep the whole folio until it splits it. */
-	EXPECT_LE(res0 + (long long)half,
-		  dmirror_dev_stat(0, "resident_pages"));
-	EXPECT_GE(res0 + (long long)HPAGE_PAGES,
-		  dmirror_dev_stat(0, "resident_pages"));
+	if (self->large) {
+		/* The core may keep the whole folio until it splits it. */
+		EXPECT_LE(res0 + (long long)half,
+			  dmirror_dev_stat(0, "resident_pages"));
+		EXPECT_GE(res0 + (long long)HPAGE_PAGES,
+			  dmirror_dev_stat(0, "resident_pages"));
+	} else {
+		EXPECT_EQ(res0 + (long long)half,
+			  dmirror_dev_stat(0, "resident_pages"));
+	}
 	EXPECT_EQ(-1L, pat_find(p, 0, half, 0x14));
 	EXPECT_EQ(res0, dmirror_dev_stat(0, "resident_pages"));
 	munmap(p, half * PG);
 }
 
-/* Large: move a device THP to an address that is not PMD-aligned. */
+/*
+ * Move a THP on the device to an address that is not PMD-aligned (a
+ * device PMD is split into base entries there), fault it back.
+ */
 TEST_F(thp, mremap_then_fault)
 {
 	struct hmm_dmirror_cmd cmd;
 	char *p, *area, *q;
+	int ret;
 
-	if (!self->large)
-		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x15))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x15);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
-	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, self->dev_thp));
 
 	area = map_huge(2);
 	ASSERT_NE(NULL, area);
@@ -465,15 +562,16 @@ TEST_F(thp, fail_alloc_populated)
 {
 	struct hmm_dmirror_cmd cmd;
 	char *p;
+	int ret;
 
 	if (!self->large)
 		SKIP(return, NO_LARGE);
 	p = map_huge(2);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x16))
-		SKIP(return, "no THP could be allocated");
-	if (!populate_thp(self->fd, p + HPAGE, 0x17))
-		SKIP(goto out, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x16);
+	THP_READY(ret, return);
+	ret = populate_thp(self->fd, p + HPAGE, 0x17);
+	THP_READY(ret, goto out);
 	ASSERT_EQ(0, fail_alloc(self->fd, p));
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
@@ -518,13 +616,14 @@ TEST_F(thp, fail_alloc_to_sys)
 {
 	struct hmm_dmirror_cmd cmd;
 	char *p;
+	int ret;
 
 	if (!self->large)
 		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x18))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x18);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
 	ASSERT_EQ(0, fail_alloc(self->fd, p));
@@ -536,22 +635,24 @@ TEST_F(thp, fail_alloc_to_sys)
 	munmap(p, HPAGE);
 }
 
-/* Large: fork with a device THP; each side then sees its own data. */
+/*
+ * Fork with a THP on the device (a device THP, or base device pages);
+ * each side then sees its own data.
+ */
 TEST_F(thp, fork_cow)
 {
 	struct hmm_dmirror_cmd cmd;
 	int status;
 	pid_t pid;
 	char *p;
+	int ret;
 
-	if (!self->large)
-		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x19))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x19);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
-	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, self->dev_thp));
 
 	pid = fork();
 	ASSERT_GE(pid, 0);
@@ -618,13 +719,14 @@ TEST_F(thp, fail_alloc_to_sys_shared)
 	int ctl[2];
 	pid_t pid;
 	char *p;
+	int ret;
 
 	if (!self->large)
 		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x1b))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x1b);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	ASSERT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
 	pid = fork_sharer(p, 0x1b, ctl);
@@ -649,13 +751,14 @@ TEST_F(thp, fail_alloc_to_dev_shared)
 	int ctl[2];
 	pid_t pid;
 	char *p;
+	int ret;
 
 	if (!self->large)
 		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x1c))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x1c);
+	THP_READY(ret, return);
 	pid = fork_sharer(p, 0x1c, ctl);
 	ASSERT_GE(pid, 0);
 	ASSERT_EQ(0, fail_alloc(self->fd, p));
@@ -670,29 +773,30 @@ TEST_F(thp, fail_alloc_to_dev_shared)
 	munmap(p, HPAGE);
 }
 
-/* Large: two devices each hold a THP of the same process. */
+/*
+ * Two devices each hold a THP of the same process (a device THP, or base
+ * device pages).
+ */
 TEST_F(thp, two_devices)
 {
 	struct hmm_dmirror_cmd cmd;
 	char *p;
 	int fd1;
+	int ret;
 
-	if (!self->large)
-		SKIP(return, NO_LARGE);
 	fd1 = dmirror_open_dev(1);
 	ASSERT_GE(fd1, 0);
 	p = map_huge(2);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x1b))
-		SKIP(return, "no THP could be allocated");
-	if (!populate_thp(self->fd, p + HPAGE, 0x1c))
-		SKIP(goto out, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x1b);
+	THP_READY(ret, return);
+	ret = populate_thp(self->fd, p + HPAGE, 0x1c);
+	THP_READY(ret, goto out);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
 	ASSERT_EQ(0, to_dev(fd1, p + HPAGE, self->out, HPAGE_PAGES, &cmd));
 	EXPECT_EQ(-1L, pat_find(self->out, 0, HPAGE_PAGES, 0x1c));
-	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
-	EXPECT_EQ(-1L, snap_find(fd1, p + HPAGE, HPAGE_PAGES,
-				 SNAP_DEV_PMD_RW));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, self->dev_thp));
+	EXPECT_EQ(-1L, snap_find(fd1, p + HPAGE, HPAGE_PAGES, self->dev_thp));
 	/* Each device moves back only its own THP. */
 	ASSERT_EQ(0, to_sys(self->fd, p, 2 * HPAGE_PAGES, &cmd));
 	EXPECT_EQ(HPAGE_PAGES, cmd.cpages);
@@ -705,20 +809,24 @@ out:
 	EXPECT_EQ(0, close(fd1));
 }
 
-/* Large: MIGRATE_TO_SYS counts 512 per THP, not one per folio. */
+/*
+ * MIGRATE_TO_SYS counts 512 per THP (4 KiB pages, not device folios), and
+ * so does migrated_to_dev.
+ */
 TEST_F(thp, to_sys_counts_pages)
 {
+	long long d0 = dmirror_dev_stat(0, "migrated_to_dev");
 	long long s0 = dmirror_dev_stat(0, "migrated_to_sys");
 	struct hmm_dmirror_cmd cmd;
 	char *p;
 
-	if (!self->large)
-		SKIP(return, NO_LARGE);
 	p = map_huge(2);
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, 2 * HPAGE_PAGES, &cmd));
-	EXPECT_EQ(-1L, snap_find(self->fd, p, 2 * HPAGE_PAGES,
-				 SNAP_DEV_PMD_RW));
+	EXPECT_EQ(2 * HPAGE_PAGES, cmd.cpages);
+	EXPECT_EQ(d0 + 2 * (long long)HPAGE_PAGES,
+		  dmirror_dev_stat(0, "migrated_to_dev"));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, 2 * HPAGE_PAGES, self->dev_thp));
 	ASSERT_EQ(0, to_sys(self->fd, p, 2 * HPAGE_PAGES, &cmd));
 	EXPECT_EQ(2 * HPAGE_PAGES, cmd.cpages);
 	EXPECT_EQ(s0 + 2 * (long long)HPAGE_PAGES,
@@ -727,42 +835,47 @@ TEST_F(thp, to_sys_counts_pages)
 }
 
 /*
- * Large: RELEASE evicts a device THP by device pfn range (no VMA, so the
- * core cannot split it there): it comes back whole, data intact.
+ * RELEASE evicts a THP on the device by device pfn range (no VMA, so the
+ * core cannot split a device THP there): it comes back whole (a system
+ * THP), or as 512 base pages, data intact.
  */
 TEST_F(thp, release_evicts_thp)
 {
 	long long e0 = dmirror_dev_stat(0, "evicted_pages");
 	struct hmm_dmirror_cmd cmd;
+	long long res;
 	char *p;
+	int ret;
 
-	if (!self->large)
-		SKIP(return, NO_LARGE);
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
-	if (!populate_thp(self->fd, p, 0x1d))
-		SKIP(return, "no THP could be allocated");
+	ret = populate_thp(self->fd, p, 0x1d);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, to_dev(self->fd, p, self->out, HPAGE_PAGES, &cmd));
-	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, self->dev_thp));
+	res = dmirror_dev_stat(0, "resident_pages");
+	EXPECT_LE((long long)HPAGE_PAGES, res);
 	ASSERT_EQ(0, range_ioctl(self->fd, HMM_DMIRROR_RELEASE, p, NULL, 1,
 				 &cmd));
-	EXPECT_LE(e0 + (long long)HPAGE_PAGES,
-		  dmirror_dev_stat(0, "evicted_pages"));
-	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, SNAP_SYS_PMD_RW));
+	/* Everything the device held went, and only that. */
+	EXPECT_EQ(e0 + res, dmirror_dev_stat(0, "evicted_pages"));
+	EXPECT_EQ(0, dmirror_dev_stat(0, "resident_pages"));
+	EXPECT_EQ(-1L, snap_find(self->fd, p, HPAGE_PAGES, self->sys_thp));
 	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x1d));
 	munmap(p, HPAGE);
 }
 
 /*
  * A THP at @p holding pattern @seed, migrated to the device as one device
- * PMD. Return: 0, 1 when no THP could be allocated (SKIP), -1 on failure.
+ * PMD. Return: 0, 1 when the kernel hands out no THPs (SKIP), -1 on failure.
  */
 static int device_thp(int fd, char *p, unsigned char *out, unsigned int seed)
 {
 	struct hmm_dmirror_cmd cmd;
+	int ret = populate_thp(fd, p, seed);
 
-	if (!populate_thp(fd, p, seed))
-		return 1;
+	if (ret)
+		return ret;
 	if (to_dev(fd, p, out, HPAGE_PAGES, &cmd) || cmd.cpages != HPAGE_PAGES)
 		return -1;
 	return snap_find(fd, p, HPAGE_PAGES, SNAP_DEV_PMD_RW) == -1 ? 0 : -1;
@@ -785,9 +898,7 @@ TEST_F(thp, release_no_sys_thp)
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
 	ret = device_thp(self->fd, p, self->out, 0x21);
-	if (ret > 0)
-		SKIP(return, "no THP could be allocated");
-	ASSERT_EQ(0, ret);
+	THP_READY(ret, return);
 	ASSERT_EQ(0, fail_sys_thp(1));
 	EXPECT_EQ(0, range_ioctl(self->fd, HMM_DMIRROR_RELEASE, p, NULL, 1,
 				 &cmd));
@@ -817,9 +928,7 @@ TEST_F(thp, release_no_sys_thp_shared)
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
 	ret = device_thp(self->fd, p, self->out, 0x22);
-	if (ret > 0)
-		SKIP(return, "no THP could be allocated");
-	ASSERT_EQ(0, ret);
+	THP_READY(ret, return);
 	pid = fork_sharer(p, 0x22, ctl);
 	ASSERT_GE(pid, 0);
 	ASSERT_EQ(0, fail_sys_thp(1));
@@ -869,9 +978,7 @@ TEST_F_TIMEOUT(thp, fault_no_sys_thp_shared, 60)
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
 	ret = shared_device_thp(self->fd, p, self->out, 0x23, &pid, ctl);
-	if (ret > 0)
-		SKIP(return, "no THP could be allocated");
-	ASSERT_EQ(0, ret);
+	THP_READY(ret, return);
 	EXPECT_EQ(-1L, pat_find(p + 100 * PG, 100, 1, 0x23));
 	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x23));
 	EXPECT_EQ(0, fail_sys_thp(0));
@@ -901,9 +1008,7 @@ TEST_F_TIMEOUT(thp, read_into_no_sys_thp_shared, 60)
 	ASSERT_EQ(0, pipe(pfd));
 	ASSERT_EQ((ssize_t)(n * PG), write(pfd[1], src, n * PG));
 	ret = shared_device_thp(self->fd, p, self->out, 0x24, &pid, ctl);
-	if (ret > 0)
-		SKIP(return, "no THP could be allocated");
-	ASSERT_EQ(0, ret);
+	THP_READY(ret, return);
 	EXPECT_EQ((ssize_t)(n * PG), read(pfd[0], p + first * PG, n * PG));
 	EXPECT_EQ(0, fail_sys_thp(0));
 	EXPECT_EQ(-1L, pat_find(p, 0, first, 0x24));
@@ -952,9 +1057,7 @@ TEST_F_TIMEOUT(thp, gup_no_sys_thp_shared, 60)
 	p = map_huge(1);
 	ASSERT_NE(NULL, p);
 	ret = shared_device_thp(self->fd, p, self->out, 0x26, &pid, ctl);
-	if (ret > 0)
-		SKIP(goto out, "no THP could be allocated");
-	ASSERT_EQ(0, ret);
+	THP_READY(ret, goto out);
 	gup.addr = (uintptr_t)p;
 	gup.size = HPAGE;
 	gup.nr_pages_per_call = 1;
@@ -996,9 +1099,7 @@ TEST_F_TIMEOUT(thp, oversubscribe_no_sys_thp, 300)
 	ASSERT_NE(NULL, q);
 	/* The oldest block must be a device THP. */
 	ret = device_thp(self->fd, p, self->out, 0x30);
-	if (ret > 0)
-		SKIP(goto out, "no THP could be allocated");
-	ASSERT_EQ(0, ret);
+	THP_READY(ret, goto out);
 	for (i = 1; i < n; i++) {
 		pat_fill(p + i * HPAGE, 0, HPAGE_PAGES, 0x30 + i);
 		ASSERT_EQ(0, to_dev(self->fd, p + i * HPAGE, self->out,
