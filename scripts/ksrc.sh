@@ -110,14 +110,14 @@ mismatches() {
 	}'
 }
 
-# kconfig_info SYMBOL...: for each symbol the tree's Kconfig files define,
-# a line "SYMBOL FILE:" and one "SYMBOL FILE: depends on ..." per
-# dependency (continuation lines joined); nothing for a symbol they do not
-# define.
+# kconfig_info SYMBOL...: what the tree's Kconfig files say of each
+# symbol they define: "SYMBOL def FILE", "SYMBOL choice FILE:LINE" for a
+# member of a choice, and "SYMBOL dep FILE: depends on ..." per dependency
+# (continuation lines joined). Nothing for a symbol they do not define.
 kconfig_info() {
 	find "$src" -path "$src/.git" -prune -o -name 'Kconfig*' -type f -print0 |
 		xargs -0 awk -v want=" $* " -v src="$src/" '
-		FNR == 1 { cur = ""; file = FILENAME; sub("^" src, "", file) }
+		FNR == 1 { cur = ""; choice = ""; file = FILENAME; sub("^" src, "", file) }
 		{
 			line = $0
 			while (line ~ /\\$/ && (getline more) > 0)
@@ -125,15 +125,20 @@ kconfig_info() {
 			gsub(/[ \t]+/, " ", line)
 			sub(/^ /, "", line)
 		}
+		line ~ /^choice( |$)/ { choice = file ":" FNR }
+		line ~ /^endchoice( |$)/ { choice = "" }
 		line ~ /^(menu)?config [A-Za-z0-9_]+ ?$/ {
 			split(line, w, " ")
 			cur = index(want, " " w[2] " ") ? w[2] : ""
-			if (cur != "")
-				print cur, file ":"
+			if (cur != "") {
+				print cur, "def", file
+				if (choice != "")
+					print cur, "choice", choice
+			}
 			next
 		}
 		line ~ /^(choice|endchoice|menu|endmenu|if|endif|source|comment)( |$)/ { cur = "" }
-		cur != "" && line ~ /^depends on / { print cur, file ": " line }
+		cur != "" && line ~ /^depends on / { print cur, "dep", file ": " line }
 		'
 }
 
@@ -151,7 +156,7 @@ values() {
 # differs from the one there. A subshell: its output goes to config.log,
 # what the user must read to fd 3.
 configure() (
-	local new="$o/.config.hmm-new" bad known skipped="" missing="" sym want have from deps
+	local new="$o/.config.hmm-new" bad known skipped="" missing="" sym want have from deps choice won other
 	set -e
 	rm -f "$new" "$new.old"
 	if [ -n "${KCONFIG:-}" ]; then
@@ -168,18 +173,35 @@ configure() (
 
 	bad=$(mismatches "$new" "${layers[@]}")
 	if [ -n "$bad" ]; then
+		# What Kconfig says of them and of every option set to y (the
+		# choice a layer picked may be another member's).
 		# shellcheck disable=SC2046
-		known=$(kconfig_info $(echo "$bad" | cut -d' ' -f1))
+		known=$(kconfig_info $(cut -d' ' -f1 <<<"$bad") \
+			$(wanted "${layers[@]}" | awk '$2 == "y" { print $1 }'))
 		while read -r sym want have from; do
-			if ! grep -q "^$sym " <<<"$known"; then
+			if ! grep -q "^$sym def " <<<"$known"; then
 				skipped="$skipped CONFIG_$sym"
 				continue
 			fi
-			deps=$(grep "^$sym .*: depends on" <<<"$known" | cut -d' ' -f2-)
+			# A member of a choice where a layer picked another
+			# member, which won: what that layer asked for.
+			choice=$(sed -n "s/^$sym choice //p" <<<"$known")
+			if [ -n "$choice" ] && [ "$want" = y ]; then
+				won=""
+				for other in $(awk -v c="$choice" '$2 == "choice" && $3 == c { print $1 }' <<<"$known"); do
+					[ "$other" != "$sym" ] || continue
+					grep -qx "CONFIG_$other=y" "$new" && won=$other
+				done
+				if [ -n "$won" ]; then
+					log "note: CONFIG_$sym=y (from $from) gave way to CONFIG_$won=y of the same choice" 2>&3
+					continue
+				fi
+			fi
+			deps=$(sed -n "s/^$sym dep //p" <<<"$known")
 			missing="$missing
   CONFIG_$sym=$want (from $from) is $have here"
 			[ -n "$deps" ] || missing="$missing
-    ($(grep "^$sym [^ ]*:$" <<<"$known" | cut -d' ' -f2 | tr '\n' ' ')no \"depends on\": a choice, a select or an enclosing menu/if decides)"
+    ($(sed -n "s/^$sym def //p" <<<"$known" | head -n 1): no \"depends on\"; a choice, a select or an enclosing menu/if decides)"
 			[ -z "$deps" ] || missing="$missing
 $(sed 's/^/    /' <<<"$deps")
     (here: $(values "$new" "$(sed 's/^[^:]*: depends on//' <<<"$deps")"))"
@@ -208,6 +230,8 @@ configure 3>&2 >"$dir/config.log" 2>&1
 rc=$?
 set -e
 if [ "$rc" = 2 ]; then
+	# Nothing was built with these inputs: leave no directory behind.
+	[ -e "$o/.config" ] || rm -rf "$dir" "$dir.lock"
 	exit 1
 elif [ "$rc" != 0 ]; then
 	tail -n 40 "$dir/config.log" >&2
