@@ -60,6 +60,7 @@ describe() {
 
 tp=0 tf=0 ts=0
 reports=""
+exec 4>&1
 for kver in $kvers; do
 	hmm_check_kver "$kver"
 	if hmm_is_ksrc "$kver"; then
@@ -67,10 +68,11 @@ for kver in $kvers; do
 		plog="$HMM_CACHE/prepare-$(basename "$kdir")${HMM_WORK_TAG:+.$HMM_WORK_TAG}.log"
 		echo "# ==== $kver ($flavor; $(describe "$kver")) ===="
 		echo "# built out of tree in $kdir/linux"
-		# Its build takes a while: show the build's progress lines.
+		# Its build takes a while: show the build's progress lines
+		# (on fd 4, this script's output).
 		work=$("$HMM_REPO/scripts/prepare.sh" "$kver" "$flavor" \
 			2> >(tee "$plog" | grep --line-buffered '^\[hmm-dmirror\]' |
-			     sed -u 's/^/# /'))
+			     sed -u 's/^/# /' >&4))
 	else
 		plog="$HMM_CACHE/prepare-$kver.log"
 		echo "# ==== linux $kver ($flavor) ===="
