@@ -174,7 +174,7 @@ def title(console, lines):
         if not FRAME.search(console[i]):
             pick = i
             break
-    return PREFIX.sub("", console[pick]).strip()[:160]
+    return PREFIX.sub("", console[pick]).strip()[:200]
 
 
 def keep_logs(keep, channel, console):
