@@ -179,6 +179,9 @@ configure() (
 		known=$(kconfig_info $(cut -d' ' -f1 <<<"$bad") \
 			$(wanted "${layers[@]}" | awk '$2 == "y" { print $1 }'))
 		while read -r sym want have from; do
+			# (base.config, as the filtered copy was made from it)
+			[ "$from" != "$dir/base-for-kconfig.config" ] ||
+				from=$HMM_REPO/scripts/kconfig/base.config
 			if ! grep -q "^$sym def " <<<"$known"; then
 				skipped="$skipped CONFIG_$sym"
 				continue
