@@ -87,7 +87,9 @@ else
 		"$work/run" "${HMM_VM_TIMEOUT:-0}" &
 	vm=$!
 	trap 'kill "$vm" 2>/dev/null; rm -f "$cmdfile"' EXIT
-	while kill -0 "$vm" 2>/dev/null; do
+	while :; do
+		alive=0
+		kill -0 "$vm" 2>/dev/null && alive=1
 		line=$(grep -ao '@@HMM module hmm_dmirror.ko .*' \
 			"$work/run/console.log" 2>/dev/null | head -n 1 | tr -d '\r')
 		if [ -n "$line" ]; then
@@ -97,6 +99,7 @@ else
 			log "  (gdb) add-symbol-file $work/hmm_dmirror.ko $2${4:+ -s $3 $4}${6:+ -s $5 $6}"
 			break
 		fi
+		[ "$alive" = 1 ] || break
 		sleep 1
 	done
 	wait "$vm"
