@@ -156,20 +156,24 @@ values() {
 # differs from the one there. A subshell: its output goes to config.log,
 # what the user must read to fd 3.
 configure() (
-	local new="$o/.config.hmm-new" bad known skipped="" missing="" sym want have from deps choice won other
+	local kc="$dir/kconfig" new="$dir/kconfig/.config" bad known skipped=""
+	local missing="" sym want have from deps choice won other
 	set -e
+	# A build directory of its own, where make may write .config as it
+	# likes (older trees' tinyconfig writes .config whatever
+	# KCONFIG_CONFIG says): only its result goes to linux/.config.
+	mkdir -p "$kc"
 	rm -f "$new" "$new.old"
 	if [ -n "${KCONFIG:-}" ]; then
 		cp -- "$KCONFIG" "$new"
 	else
-		KCONFIG_CONFIG="$new" "${kmake[@]}" tinyconfig
+		make -C "$src" O="$kc" tinyconfig
 	fi
 	# merge_config.sh writes its temporary files to the current directory
-	# (older trees) or to -O: both are the build directory.
-	(cd "$o" && KCONFIG_CONFIG="$new" "$src/scripts/kconfig/merge_config.sh" \
-		-m -O "$o" "$new" "${layers[@]}")
-	KCONFIG_CONFIG="$new" "${kmake[@]}" olddefconfig
-	rm -f "$new.old"
+	# (older trees) or to -O: both are that directory.
+	(cd "$kc" && "$src/scripts/kconfig/merge_config.sh" -m -O "$kc" "$new" \
+		"${layers[@]}")
+	make -C "$src" O="$kc" olddefconfig
 
 	bad=$(mismatches "$new" "${layers[@]}")
 	if [ -n "$bad" ]; then
@@ -213,17 +217,14 @@ $(sed 's/^/    /' <<<"$deps")
 	[ -z "$skipped" ] ||
 		log "note: options this tree's Kconfig does not have (skipped):$skipped" 2>&3
 	if [ -n "$missing" ]; then
-		rm -f "$new"
 		log "error: the configuration of $src lacks options the tests need or you asked for:$missing
 (change KCONFIG/KCONFIG_EXTRA so that their dependencies hold; 'make -C $src O=<dir> menuconfig' shows them)" 2>&3
 		exit 2
 	fi
-	if cmp -s "$new" "$o/.config"; then
-		rm -f "$new"
-	else
+	if ! cmp -s "$new" "$o/.config"; then
 		[ ! -e "$o/.config" ] ||
 			log "the configuration of $src changed; make rebuilds what depends on it" 2>&3
-		mv "$new" "$o/.config"
+		cp "$new" "$o/.config"
 	fi
 )
 
