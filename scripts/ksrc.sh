@@ -14,6 +14,7 @@
 #   srctree      the source tree's path (lib.sh, hmm_kernel_srctree)
 #   hdr/include  the kernel's exported user headers
 #   release      its kernelrelease
+#   kconfig/     where the configuration is generated (make O=, config only)
 #   config.log, build.log
 #
 # The configuration is generated again on every run, from:
@@ -71,10 +72,11 @@ for frag in $(hmm_fragments "$flavor") "$HMM_REPO/scripts/kconfig/ksrc.config"; 
 done
 [ -z "${KCONFIG_EXTRA:-}" ] || layers+=("$KCONFIG_EXTRA")
 
-# wanted LAYER...: "SYMBOL VALUE FILE" for every option the layers set,
-# the last layer's value winning ("n" for "# CONFIG_X is not set").
+# wanted LAYER...: "SYMBOL VALUE FILE" (tab-separated) for every option
+# the layers set, the last layer's value winning ("n" for "# CONFIG_X is
+# not set").
 wanted() {
-	awk '
+	awk -v OFS='\t' '
 	/^CONFIG_[A-Za-z0-9_]+=/ {
 		s = substr($0, 8); i = index(s, "=")
 		sym = substr(s, 1, i - 1); v[sym] = substr(s, i + 1); f[sym] = FILENAME
@@ -89,12 +91,12 @@ wanted() {
 	' "$@"
 }
 
-# mismatches CONFIG LAYER...: "SYMBOL WANTED HAVE FILE" for each option
-# whose value in CONFIG is not the one the layers ask for.
+# mismatches CONFIG LAYER...: "SYMBOL WANTED HAVE FILE" (tab-separated)
+# for each option whose value in CONFIG is not the one the layers ask for.
 mismatches() {
 	local cfg=$1
 	shift
-	wanted "$@" | awk -v cfg="$cfg" '
+	wanted "$@" | awk -F '\t' -v OFS='\t' -v cfg="$cfg" '
 	BEGIN {
 		while ((getline l < cfg) > 0)
 			if (l ~ /^CONFIG_[A-Za-z0-9_]+=/) {
@@ -180,9 +182,9 @@ configure() (
 		# What Kconfig says of them and of every option set to y (the
 		# choice a layer picked may be another member's).
 		# shellcheck disable=SC2046
-		known=$(kconfig_info $(cut -d' ' -f1 <<<"$bad") \
-			$(wanted "${layers[@]}" | awk '$2 == "y" { print $1 }'))
-		while read -r sym want have from; do
+		known=$(kconfig_info $(cut -f1 <<<"$bad") \
+			$(wanted "${layers[@]}" | awk -F '\t' '$2 == "y" { print $1 }'))
+		while IFS=$'\t' read -r sym want have from; do
 			# (base.config, as the filtered copy was made from it)
 			[ "$from" != "$dir/base-for-kconfig.config" ] ||
 				from=$HMM_REPO/scripts/kconfig/base.config
