@@ -20,6 +20,7 @@ if [ "${1:-}" = --flavor ]; then
 	shift 2
 fi
 kvers=""
+# shellcheck disable=SC2048 # one kernel per word
 for k in ${*:-$HMM_KVERS_ALL}; do
 	case "$k" in */*) k=$(hmm_ksrc_spec "$k") ;; esac
 	kvers="$kvers $k"
@@ -79,7 +80,7 @@ for kver in $kvers; do
 		work=$("$HMM_REPO/scripts/prepare.sh" "$kver" "$flavor" 2>"$plog")
 	fi
 	# shellcheck disable=SC2181
-	if [ $? -ne 0 ]; then
+	if [ $? -ne 0 ] || [ ! -d "$work" ]; then
 		sleep 1 # the tee above, if any, finishes the log
 		sed 's/^/# /' "$plog" | tail -n 60
 		echo "not ok 1 $kver: build"
