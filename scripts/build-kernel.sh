@@ -5,8 +5,9 @@
 #
 # Builds a test kernel for VERSION (6.1, 6.12, 7.3) and FLAVOR (normal,
 # debug) into $HMM_CACHE/kernels/<key>/, where <key> hashes the config
-# fragments and this script. VERSION may also be the absolute path of a
-# developer's source tree (KSRC): scripts/ksrc.sh builds that one. Prints the directory. FLAVOR nothp (make
+# fragments and this script. Prints the directory. VERSION may also be
+# the absolute path of a developer's source tree (KSRC): scripts/ksrc.sh
+# builds that one. FLAVOR nothp (make
 # lint) only configures a tree without THP and prepares it for external
 # modules (modules_prepare): no kernel image, no Module.symvers. A tree is used only once
 # its ".complete" stamp exists; anything else found there is a half-built
