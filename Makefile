@@ -8,6 +8,11 @@ KSFT_DIR ?= $(KDIR)/tools/testing/selftests
 PREFIX ?= /usr/local
 KVERS ?= 6.1 6.12 7.3
 FLAVOR ?= normal
+# A developer's own kernel source tree for check and run (built out of
+# tree in the cache), its optional base config and extra options.
+KSRC ?=
+KCONFIG ?=
+KCONFIG_EXTRA ?=
 REPO := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 KREL = $(shell $(MAKE) -s -C $(KDIR) kernelrelease)
 DEPMOD_BASE = $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH))
@@ -73,11 +78,17 @@ selftests:
 		     "(make check and make run do this for you)" >&2; exit 1; }
 	$(MAKE) -C $(REPO)/selftests KSFT_DIR=$(KSFT_DIR)
 
+# Paths are made absolute here: the scripts change directory.
+KSRC_ENV = $(if $(KSRC),KSRC=$(abspath $(KSRC))) \
+	   $(if $(KCONFIG),KCONFIG=$(abspath $(KCONFIG))) \
+	   $(if $(KCONFIG_EXTRA),KCONFIG_EXTRA=$(abspath $(KCONFIG_EXTRA)))
+
 check:
-	@$(REPO)/scripts/check.sh --flavor $(FLAVOR) $(KVERS)
+	@$(KSRC_ENV) $(REPO)/scripts/check.sh --flavor $(FLAVOR) \
+		$(if $(KSRC),$(abspath $(KSRC)),$(KVERS))
 
 run:
-	@$(REPO)/scripts/run.sh
+	@$(KSRC_ENV) $(REPO)/scripts/run.sh
 
 lint:
 	@$(REPO)/scripts/lint.sh
@@ -104,8 +115,11 @@ help:
 	@echo '  selftests  build the selftests (KSFT_DIR = a kernel tree'"'"'s tools/testing/selftests)'
 	@echo '  check      build test kernels, run the selftests in a VM on each'
 	@echo '             (KVERS="$(KVERS)", FLAVOR=normal|debug)'
+	@echo '             KSRC=<your kernel tree>: that tree instead, built out of tree'
+	@echo '             (KCONFIG=<your .config>, KCONFIG_EXTRA=<fragment>)'
 	@echo '  run        boot the newest test kernel with the module loaded:'
-	@echo '             a shell, or CMD='"'"'...'"'"' and its exit status (KVER=, FLAVOR=)'
+	@echo '             a shell, or CMD='"'"'...'"'"' and its exit status (KVER=, FLAVOR=,'
+	@echo '             KSRC=, KCONFIG=, KCONFIG_EXTRA=; GDB=1 waits for gdb)'
 	@echo '  lint       checkpatch --strict, W=1 and sparse builds on every kernel'
 	@echo '  mutants    run make check against deliberately broken variants;'
 	@echo '             each must be killed (MUTANTS_KVER=, MUTANTS="name ...")'

@@ -5,7 +5,9 @@
 #
 # Builds a test kernel for VERSION (6.1, 6.12, 7.3) and FLAVOR (normal,
 # debug) into $HMM_CACHE/kernels/<key>/, where <key> hashes the config
-# fragments and this script. Prints the directory. FLAVOR nothp (make
+# fragments and this script. Prints the directory. VERSION may also be
+# the absolute path of a developer's source tree (KSRC): scripts/ksrc.sh
+# builds that one. FLAVOR nothp (make
 # lint) only configures a tree without THP and prepares it for external
 # modules (modules_prepare): no kernel image, no Module.symvers. A tree is used only once
 # its ".complete" stamp exists; anything else found there is a half-built
@@ -20,6 +22,11 @@ set -euo pipefail
 
 kver=${1:?usage: build-kernel.sh VERSION [FLAVOR]}
 flavor=${2:-normal}
+# A developer's own tree (an absolute path): built out of tree, again on
+# every run (incrementally), by scripts/ksrc.sh.
+if hmm_is_ksrc "$kver"; then
+	exec "$HMM_REPO/scripts/ksrc.sh" "$kver" "$flavor"
+fi
 hmm_check_kver "$kver"
 case "$flavor" in normal|debug|nothp) ;; *) die "unknown flavour '$flavor'";; esac
 

@@ -14,6 +14,7 @@ set -euo pipefail
 kver=${1:?} flavor=${2:?} cmdfile=${3:-}
 kdir=$("$HMM_REPO/scripts/build-kernel.sh" "$kver" "$flavor")
 tree="$kdir/linux"
+srctree=$(hmm_kernel_srctree "$kdir")
 work="$HMM_CACHE/work/$(basename "$kdir")${HMM_WORK_TAG:+.$HMM_WORK_TAG}"
 rm -rf "$work"
 mkdir -p "$work/src" "$work/tests"
@@ -28,7 +29,7 @@ fi
 cp "$work/src/hmm_dmirror.ko" "$work/"
 
 if ! make -C "$HMM_REPO/selftests" OUTPUT="$work/tests" \
-	KSFT_DIR="$tree/tools/testing/selftests" \
+	KSFT_DIR="$srctree/tools/testing/selftests" \
 	KHDR_INCLUDES="-isystem $kdir/hdr/include" >"$work/selftests.log" 2>&1; then
 	cat "$work/selftests.log" >&2
 	die "building the selftests against $kver failed"
@@ -60,9 +61,9 @@ echo "$thp_expect" >"$work/tests/thp_migration.expected"
 # vm_util.c, thp_settings.c, ... as that tree has them. A subshell, so
 # that die() lands in the log that is shown.
 build_kernel_hmm_tests() (
-	local ksft="$tree/tools/testing/selftests" src dir srcs more h c
-	local cflags=(-O2 -g -Wall -D_GNU_SOURCE= -I"$tree" -I"$ksft"
-		-isystem "$kdir/hdr/include" -isystem "$tree/tools/include/uapi")
+	local ksft="$srctree/tools/testing/selftests" src dir srcs more h c
+	local cflags=(-O2 -g -Wall -D_GNU_SOURCE= -I"$srctree" -I"$ksft"
+		-isystem "$kdir/hdr/include" -isystem "$srctree/tools/include/uapi")
 
 	src=$(find "$ksft" -name hmm-tests.c)
 	[ -n "$src" ] || die "the $kver tree has no hmm-tests.c under $ksft"

@@ -6,12 +6,22 @@ Reads the results channel (sections framed by "@@HMM begin/end" markers,
 each holding a kselftest-style TAP stream with its plan) and the kernel
 console, and prints one flat TAP stream: every test result, a failure for
 every section that crashed, never ended, printed no plan or fewer or more
-results than its plan, and one line for the console check,
-which fails on any kernel splat. Writes "passed failed skipped" to
---counts.
+results than its plan, and the console check, which fails on any kernel
+splat. Writes "passed failed skipped" to --counts.
+
+The guest also marks, in the kernel log, the start and end of each section
+and each test's "# RUN" and result line (scripts/guest/init, mark). So the
+console holds kernel reports and marks in the order they happened, and a
+report belongs to the test whose result came next in its section (the
+harness runs one test at a time and prints a result once the test is
+over), or to the test that was running when the guest stopped. The console
+check fails once per such test, naming it; --reports gets one line per
+test, for the summary of a whole run, and --keep a copy of both logs.
 """
 import argparse
+import os
 import re
+import shutil
 import sys
 
 # A console line matching SPLAT is a kernel report, and fails the run.
@@ -43,6 +53,14 @@ SPLAT = re.compile(
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[c()][0-9A-Za-z]?|\r")
 RESULT = re.compile(r"^(not ok|ok) \d+ (.*)$")
 PLAN = re.compile(r"^1\.\.(\d+)\b")
+RUN = re.compile(r"^#\s+RUN\s+(\S+)")
+# A mark of the guest in the kernel log, as the console shows it
+# ("[   12.345678] @@HMM begin dmirror_migrate_test").
+MARK = re.compile(r"@@HMM (.*)$")
+# The printk prefixes of a console line: time stamp, caller id.
+PREFIX = re.compile(r"^(\[[ 0-9.]+\]\s*)?(\[\s*[TC]\d+\]\s*)?")
+# Console lines that start or frame a report without saying what it is.
+FRAME = re.compile(r"cut here|Call Trace:|^-+$")
 
 
 def clean(path):
@@ -54,16 +72,161 @@ def clean(path):
     return [ANSI.sub("", line) for line in text.split("\n")]
 
 
+def parse_result(m, last_run):
+    """(good, name, directive) of a RESULT match."""
+    desc = m.group(2)
+    directive = ""
+    # Older harnesses (6.1) print "ok N # SKIP why", without the
+    # test's name: take it from the RUN line before.
+    if desc.startswith("# "):
+        desc, directive = last_run + " ", desc[2:]
+    if " # " in desc:
+        desc, directive = desc.split(" # ", 1)
+    good = m.group(1) == "ok"
+    if not good and directive.upper().startswith("XFAIL"):
+        good = True
+    return good, desc.strip(), directive
+
+
+def console_reports(console):
+    """Kernel reports on the console, by the test that was running.
+
+    Returns (splats, reports): the indexes of the console lines that look
+    like kernel reports, and a list of (label, [indexes]) in the order of
+    their first line, where label names the test ("section: test") or
+    the phase of the run ("boot", "after the suite", ...).
+    """
+    splats = []
+    owner = {}
+    pending = []  # report lines of the open section, their test unknown
+    section = None
+    last_run = None
+    last_result = None
+    phase = "boot, before the first test"
+
+    def settle(label):
+        for i in pending:
+            owner[i] = label
+        del pending[:]
+
+    def closing():
+        """Label of the reports left when the open section ends."""
+        if last_run:
+            return "%s: %s" % (section, last_run)
+        if last_result:
+            return "%s (after its last test, %s)" % (section, last_result)
+        return section
+
+    for i, line in enumerate(console):
+        mark = MARK.search(line)
+        if mark:
+            text = mark.group(1).strip()
+            if text.startswith("begin "):
+                settle(closing() if section else phase)
+                section = text[len("begin "):]
+                last_run = last_result = None
+            elif text.startswith("end "):
+                settle(closing())
+                phase = "between sections, after %s" % section
+                section = None
+            elif text == "done":
+                settle(phase)
+                phase = "after the suite"
+            elif section and text.startswith(section + ": "):
+                rest = text[len(section) + 2:]
+                run = RUN.match(rest)
+                res = RESULT.match(rest)
+                if run:
+                    last_run = run.group(1)
+                elif res:
+                    name = parse_result(res, last_run or "?")[1]
+                    settle("%s: %s" % (section, name))
+                    last_result = name
+                    last_run = None
+            continue
+        if not SPLAT.search(line):
+            continue
+        splats.append(i)
+        if section:
+            pending.append(i)
+        else:
+            owner[i] = phase
+    # The guest stopped (crash, hang) inside a section.
+    if pending:
+        settle("%s (running when the guest stopped)" % closing())
+
+    reports = []
+    where = {}
+    for i in splats:
+        label = owner[i]
+        if label not in where:
+            where[label] = len(reports)
+            reports.append((label, []))
+        reports[where[label]][1].append(i)
+    return splats, reports
+
+
+def title(console, lines):
+    """The console line that best names a report: its first line that
+    says what happened, without the printk prefix."""
+    pick = lines[0]
+    for i in lines:
+        if not FRAME.search(console[i]):
+            pick = i
+            break
+    return PREFIX.sub("", console[pick]).strip()[:200]
+
+
+def keep_logs(keep, channel, console):
+    """Copy both logs of the run to the directory keep; its console.log."""
+    os.makedirs(keep, exist_ok=True)
+    for path in (channel, console):
+        if os.path.exists(path):
+            shutil.copy(path, keep)
+    return os.path.join(keep, os.path.basename(console))
+
+
+def console_only(args):
+    """Print the kernel reports of the console, by the test or command
+    that was running; keep the logs if there were any."""
+    console = clean(args.console)
+    splats, reports = console_reports(console)
+    if not splats:
+        return 0
+    log = args.console
+    if args.keep:
+        log = keep_logs(args.keep, args.channel, args.console)
+    print("[hmm-dmirror] %s: the kernel reported %d console line(s) "
+          "that look like kernel reports:" % (args.kernel, len(splats)))
+    for label, lines in reports:
+        print("  during %s: %s" % (label, title(console, lines)))
+    print("  full console log: %s" % log)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--channel", required=True)
     ap.add_argument("--console", required=True)
     ap.add_argument("--vm-rc", type=int, default=0)
-    ap.add_argument("--counts", required=True)
+    ap.add_argument("--counts")
+    ap.add_argument("--console-only", action="store_true",
+                    help="no TAP: only name the kernel reports of the "
+                    "console (make run CMD=...), keep the logs if any")
     ap.add_argument("--expect", help="file naming, one per line, the "
                     "sections the run must contain")
+    ap.add_argument("--reports", help="file to write one line per test "
+                    "during which the kernel reported something: "
+                    "test<TAB>first line of the report")
+    ap.add_argument("--keep", help="directory to copy both logs to when "
+                    "the kernel reported something or the guest did not "
+                    "finish")
     args = ap.parse_args()
+    if args.console_only:
+        return console_only(args)
+    if not args.counts:
+        ap.error("--counts is required")
 
     results = []  # (ok, name, directive)
     section = None
@@ -101,7 +264,7 @@ def main():
         if line.startswith("@@HMM done"):
             done = True
             continue
-        run = re.match(r"#\s+RUN\s+(\S+)", line)
+        run = RUN.match(line)
         if run:
             last_run = run.group(1)
         m = PLAN.match(line)
@@ -110,23 +273,12 @@ def main():
         m = RESULT.match(line)
         if m and section:
             count += 1
-            desc = m.group(2)
-            directive = ""
-            # Older harnesses (6.1) print "ok N # SKIP why", without the
-            # test's name: take it from the RUN line before.
-            if desc.startswith("# "):
-                desc, directive = last_run + " ", desc[2:]
-            if " # " in desc:
-                desc, directive = desc.split(" # ", 1)
-            good = m.group(1) == "ok"
-            if not good and directive.upper().startswith("XFAIL"):
-                good = True
+            good, desc, directive = parse_result(m, last_run)
             # A failure is a failure, whatever directive follows it.
             if not good and directive.upper().startswith("SKIP"):
                 directive = "(failed, not a skip) " + directive
             saw_fail |= not good
-            results.append((good, "%s: %s" % (section, desc.strip()),
-                            directive))
+            results.append((good, "%s: %s" % (section, desc), directive))
         elif section and line.startswith("# note: "):
             notes.append("%s: %s" % (section, line[len("# note: "):]))
     if section:
@@ -150,8 +302,12 @@ def main():
                                 name, ""))
 
     console = clean(args.console)
-    splats = [i for i, l in enumerate(console) if SPLAT.search(l)]
-    results.append((not splats, "console: no kernel splat", ""))
+    splats, reports = console_reports(console)
+    if not reports:
+        results.append((True, "console: no kernel splat", ""))
+    for label, lines in reports:
+        results.append((False, "console: kernel report during %s: %s" %
+                        (label, title(console, lines)), ""))
 
     print("TAP version 13")
     print("# kernel %s" % args.kernel)
@@ -174,8 +330,10 @@ def main():
     if splats:
         print("# ---- %d console line(s) look like kernel reports ----" %
               len(splats))
-        for i in splats[:40]:
-            print("# %d: %s" % (i + 1, console[i]))
+        for label, lines in reports:
+            print("# during %s:" % label)
+            for i in lines[:20]:
+                print("#   %d: %s" % (i + 1, console[i]))
     if splats or not done:
         first = splats[0] if splats else max(len(console) - 60, 0)
         print("# ---- console excerpt (%s) ----" % args.console)
@@ -183,6 +341,15 @@ def main():
             print("# " + line)
     if failed:
         print("# ---- failed tests: details are in %s ----" % args.channel)
+    log = args.console
+    if args.keep and (splats or not done):
+        log = keep_logs(args.keep, args.channel, args.console)
+    if splats or not done:
+        print("# full console log of this run: %s" % log)
+    if args.reports:
+        with open(args.reports, "w") as f:
+            for label, lines in reports:
+                f.write("%s\t%s\t%s\n" % (label, title(console, lines), log))
     with open(args.counts, "w") as f:
         f.write("%d %d %d\n" % (passed, failed, skipped))
     return 0

@@ -7,7 +7,10 @@
 # MODE is check, cmd or shell (see scripts/guest/init). The kernel console
 # (ttyS0) goes to OUTDIR/console.log, the results channel (ttyS1) to
 # OUTDIR/channel.log; in shell mode ttyS0 is the terminal instead.
-# Exit status: QEMU's, or 124 when TIMEOUT seconds (default 900) passed.
+# Exit status: QEMU's, or 124 when TIMEOUT seconds (default 900; 0: none)
+# passed. With HMM_GDB_PORT set, QEMU's gdb stub listens on that port of
+# 127.0.0.1 and the guest waits for gdb's "continue" (KASLR off, so that
+# vmlinux's addresses hold).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -16,10 +19,18 @@ mkdir -p "$out"
 : >"$out/console.log"
 : >"$out/channel.log"
 
-append="console=ttyS0 panic=-1 oops=panic printk.time=1 hmm_mode=$mode"
+# printk.devkmsg=on: the guest's marks in the kernel log (scripts/guest/init)
+# are never rate limited away.
+append="console=ttyS0 panic=-1 oops=panic printk.time=1 printk.devkmsg=on"
+append="$append hmm_mode=$mode"
 append="$append memmap=256M\$$HMM_SPM0 memmap=256M\$$HMM_SPM1"
+gdb=()
+if [ -n "${HMM_GDB_PORT:-}" ]; then
+	append="$append nokaslr"
+	gdb=(-gdb "tcp:127.0.0.1:$HMM_GDB_PORT" -S)
+fi
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 4G -smp 2
-      -nodefaults -no-reboot -display none
+      -nodefaults -no-reboot -display none "${gdb[@]}"
       -kernel "$bzimage" -initrd "$initrd" -append "$append")
 
 if [ "$mode" = shell ]; then
