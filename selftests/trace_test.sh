@@ -138,14 +138,18 @@ while ! grep -q ready /tmp/trhold.out 2>/dev/null && [ $i -lt 100 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
+name="close of a file whose mm never migrated to the busy device"
+name="$name: no eviction walk traced"
+name2="close of a file whose mm migrated to the device"
+name2="$name2: its eviction walk traced"
 if grep -q ready /tmp/trhold.out; then
 	trace_of /tmp/trace_read.out "$hmmctl" read --pages 8
 	rc=$?
 	if [ "$rc" -eq 0 ] && ! grep -q 'dmirror_migrate: dev=0 close' \
 		/tmp/trace_read.out; then
-		ok "close of a file whose mm never migrated to the busy device: no eviction walk traced"
+		ok "$name"
 	else
-		nok "close of a file whose mm never migrated to the busy device: no eviction walk traced (hmmctl exit $rc)"
+		nok "$name (hmmctl exit $rc)"
 		sed 's/^/# /' /tmp/trace_read.out
 	fi
 	trace_of /tmp/trace_mig.out "$hmmctl" migrate --no-fault --pages 8
@@ -153,14 +157,14 @@ if grep -q ready /tmp/trhold.out; then
 	if [ "$rc" -eq 0 ] && grep -qE \
 		'dmirror_migrate: dev=0 close range=[0-9a-fx]+-0x[0-9a-f]+ moved=[0-9]+$' \
 		/tmp/trace_mig.out; then
-		ok "close of a file whose mm migrated to the device: its eviction walk traced"
+		ok "$name2"
 	else
-		nok "close of a file whose mm migrated to the device: its eviction walk traced (hmmctl exit $rc)"
+		nok "$name2 (hmmctl exit $rc)"
 		sed 's/^/# /' /tmp/trace_mig.out
 	fi
 else
-	nok "close of a file whose mm never migrated to the busy device (dmirror_hold not ready)"
-	nok "close after a migration traced with the pages it evicted (dmirror_hold not ready)"
+	nok "$name (dmirror_hold not ready)"
+	nok "$name2 (dmirror_hold not ready)"
 	sed 's/^/# /' /tmp/trhold.out
 fi
 echo go >&8
