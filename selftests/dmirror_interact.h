@@ -223,6 +223,28 @@ static inline long long moved(FIXTURE_DATA(ia) *self, unsigned long k)
 	return self->migrates ? (long long)k : 0;
 }
 
+/*
+ * Whether the device holds the right number of pages after part of the
+ * range was unmapped and @kept pages are left: those, in device memory.
+ * A device THP the core split only at the page-table level stays one
+ * folio, all of it in use, until its last page goes: the kernel does not
+ * queue device-private folios for deferred splitting (mm/rmap.c).
+ */
+static inline bool resident_after_cut(FIXTURE_DATA(ia) *self,
+				      unsigned long kept)
+{
+	long long r = resident(self);
+
+	if (self->state == ST_THP && r >= (long long)kept &&
+	    r <= (long long)self->n)
+		return true;
+	if (r == on_dev(self, kept))
+		return true;
+	fprintf(stderr, "# %lld device pages in use, %lu pages left\n",
+		r, kept);
+	return false;
+}
+
 static inline bool variant_excl(FIXTURE_DATA(ia) *self)
 {
 	return self->state == ST_EXCL;
@@ -289,8 +311,9 @@ static inline void ia_bytes(FIXTURE_DATA(ia) *self)
 			     SNAP_SYS_RW | ANY_PMD,
 			     SNAP_PRIV_RO | HMM_DMIRROR_PROT_PMD,
 			     SNAP_PRIV_RW },
+		/* mprotect gives exclusive pages back to the CPU */
 		[ST_EXCL] = { HMM_DMIRROR_PROT_NONE, SNAP_SYS_RW,
-			      HMM_DMIRROR_PROT_NONE, HMM_DMIRROR_PROT_NONE },
+			      SNAP_SYS_RO, HMM_DMIRROR_PROT_NONE },
 		[ST_COHERENT] = { SNAP_COH_RW, SNAP_COH_RW, SNAP_COH_RO,
 				  SNAP_COH_RW },
 		[ST_MIRROR] = { SNAP_SYS_RW, SNAP_SYS_RW, SNAP_SYS_RO,
