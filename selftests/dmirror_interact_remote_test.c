@@ -19,9 +19,11 @@ enum access { PVM_READ, PVM_WRITE, MEM_READ, MEM_WRITE, PEEK, POKE };
 
 /* No cross-memory attach: the exit status of the child that found so. */
 #define NO_CMA		99
+/* errno of a system call the kernel does not have */
+#define NO_SYSCALL	38
 
 /* In the child: process_vm_readv/writev of the whole range of @pid. */
-static int by_pvm(FIXTURE_DATA(ia) *self, pid_t pid, bool wr, char *buf)
+static int by_pvm(struct _test_data_ia *self, pid_t pid, bool wr, char *buf)
 {
 	struct iovec local = { .iov_base = buf, .iov_len = self->len };
 	struct iovec remote = { .iov_base = self->p, .iov_len = self->len };
@@ -31,13 +33,13 @@ static int by_pvm(FIXTURE_DATA(ia) *self, pid_t pid, bool wr, char *buf)
 		n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
 	else
 		n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-	if (n < 0 && errno == ENOSYS)
+	if (n < 0 && errno == NO_SYSCALL)
 		return NO_CMA;
 	return n == (ssize_t)self->len ? 0 : 10;
 }
 
 /* In the child: pread/pwrite of /proc/<pid>/mem over the whole range. */
-static int by_mem(FIXTURE_DATA(ia) *self, pid_t pid, bool wr, char *buf)
+static int by_mem(struct _test_data_ia *self, pid_t pid, bool wr, char *buf)
 {
 	char path[64];
 	ssize_t n;
@@ -56,7 +58,7 @@ static int by_mem(FIXTURE_DATA(ia) *self, pid_t pid, bool wr, char *buf)
 }
 
 /* In the child: PTRACE_PEEKDATA/POKEDATA of every word of the range. */
-static int by_ptrace(FIXTURE_DATA(ia) *self, pid_t pid, bool wr, char *buf)
+static int by_ptrace(struct _test_data_ia *self, pid_t pid, bool wr, char *buf)
 {
 	long *w = (long *)buf;
 	size_t i, words = self->len / sizeof(long);
@@ -88,7 +90,7 @@ static int by_ptrace(FIXTURE_DATA(ia) *self, pid_t pid, bool wr, char *buf)
  * In the child: access the parent's range the way @how says; a read must
  * find pattern SEED, a write writes SEED_NEW. Returns an exit status.
  */
-static int child_access(FIXTURE_DATA(ia) *self, enum access how)
+static int child_access(struct _test_data_ia *self, enum access how)
 {
 	pid_t pid = getppid();
 	bool wr = how == PVM_WRITE || how == MEM_WRITE || how == POKE;
@@ -117,7 +119,7 @@ static int child_access(FIXTURE_DATA(ia) *self, enum access how)
  * back; the data read is the data, the data written is there, for the
  * CPU and for the device.
  */
-static void remote(struct __test_metadata *_metadata, FIXTURE_DATA(ia) *self,
+static void remote(struct __test_metadata *_metadata, struct _test_data_ia *self,
 		   enum access how)
 {
 	bool wr = how == PVM_WRITE || how == MEM_WRITE || how == POKE;
@@ -134,7 +136,8 @@ static void remote(struct __test_metadata *_metadata, FIXTURE_DATA(ia) *self,
 	ASSERT_TRUE(WIFEXITED(status));
 	if (WEXITSTATUS(status) == NO_CMA) {
 		self->skipped = true;
-		SKIP(return, "kernel lacks CONFIG_CROSS_MEMORY_ATTACH (process_vm_%s: ENOSYS)",
+		SKIP(return, "%s (no process_vm_%s system call)",
+		     "kernel lacks CONFIG_CROSS_MEMORY_ATTACH",
 		     wr ? "writev" : "readv");
 	}
 	EXPECT_EQ(0, WEXITSTATUS(status))
@@ -186,8 +189,8 @@ TEST_F(ia, ptrace_pokedata)
 
 /* ---- /proc readers ---------------------------------------------------- */
 
-#define PM_PRESENT	(1ULL << 63)
-#define PM_SWAP		(1ULL << 62)
+#define PM_PRESENT	0x8000000000000000ULL
+#define PM_SWAP		0x4000000000000000ULL
 #define PM_PFN		((1ULL << 55) - 1)
 
 /*
@@ -198,7 +201,7 @@ TEST_F(ia, ptrace_pokedata)
  */
 TEST_F(ia, pagemap_read)
 {
-	uint64_t *pm;
+	unsigned long long *pm;
 	unsigned long i;
 	int fd;
 

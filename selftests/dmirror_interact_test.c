@@ -287,7 +287,7 @@ TEST_F(ia, madvise_free)
  * system page may be swapped out and reads back all the same).
  */
 static void advise_keeps(struct __test_metadata *_metadata,
-			 FIXTURE_DATA(ia) *self, int advice)
+			 struct _test_data_ia *self, int advice)
 {
 	int ret = madv(self, self->p, self->len, advice);
 	int byte = self->dev_byte;
@@ -344,7 +344,7 @@ TEST_F(ia, madvise_nohugepage)
  * still exclusive). WIPEONFORK: the child sees empty memory.
  */
 static void fork_advice(struct __test_metadata *_metadata,
-			FIXTURE_DATA(ia) *self, int advice)
+			struct _test_data_ia *self, int advice)
 {
 	unsigned char want = advice == MADV_DONTFORK ?
 		HMM_DMIRROR_PROT_ERROR : HMM_DMIRROR_PROT_NONE;
