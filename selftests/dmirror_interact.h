@@ -201,9 +201,15 @@ static inline long snap_find(struct _test_data_ia *self, const void *addr,
 	if ((want & ANY_NONE) && s[0] == HMM_DMIRROR_PROT_NONE)
 		w = s[0];
 	bad = byte_find(s, npages, w);
-	if (bad >= 0)
-		fprintf(stderr, "# snapshot: page %ld is %#x, expected %#x\n",
+	if (bad >= 0) {
+		unsigned long i;
+
+		fprintf(stderr, "# snapshot: page %ld is %#x, expected %#x:",
 			bad, s[bad], w);
+		for (i = 0; i < npages && i < 32; i++)
+			fprintf(stderr, " %02x", s[i]);
+		fprintf(stderr, "\n");
+	}
 out:
 	free(s);
 	return bad;

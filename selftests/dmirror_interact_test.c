@@ -175,7 +175,7 @@ TEST_F(ia, mremap_shrink)
 TEST_F(ia, mprotect_none_ro_rw)
 {
 	struct hmm_dmirror_cmd cmd;
-	unsigned char ro;
+	int ro;
 
 	if (self->skipped)
 		return;
