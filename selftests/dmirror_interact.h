@@ -40,14 +40,6 @@
  * system THP, or as base pages when no THP could be had.
  */
 #define ANY_PMD		0x100
-/*
- * Not a snapshot byte: "the byte, or HMM_DMIRROR_PROT_NONE, the same for
- * every page". mprotect() leaves device-exclusive entries in place on
- * 6.1 (mm/mprotect.c makes them read-only exclusive entries); on 7.3 the
- * pages are mapped again afterwards.
- */
-#define ANY_NONE	0x200
-
 #define NO_LARGE	"kernel lacks compound device-private migration"
 
 enum ia_state { ST_PRIVATE, ST_THP, ST_EXCL, ST_COHERENT, ST_MIRROR };
@@ -198,8 +190,6 @@ static inline long snap_find(struct _test_data_ia *self, const void *addr,
 		goto out;
 	if ((want & ANY_PMD) && s[0] == (w | HMM_DMIRROR_PROT_PMD))
 		w = s[0];
-	if ((want & ANY_NONE) && s[0] == HMM_DMIRROR_PROT_NONE)
-		w = s[0];
 	bad = byte_find(s, npages, w);
 	if (bad >= 0) {
 		unsigned long i;
@@ -326,8 +316,13 @@ static inline void ia_bytes(struct _test_data_ia *self)
 			     SNAP_SYS_RW | ANY_PMD,
 			     SNAP_PRIV_RO | HMM_DMIRROR_PROT_PMD,
 			     SNAP_PRIV_RW },
-				[ST_EXCL] = { HMM_DMIRROR_PROT_NONE, SNAP_SYS_RW,
-			      SNAP_SYS_RO | ANY_NONE, HMM_DMIRROR_PROT_NONE },
+		/*
+		 * mprotect() keeps device-exclusive entries (6.1 makes them
+		 * read-only ones); see mprotect_none_ro_rw for what else
+		 * gives them back.
+		 */
+		[ST_EXCL] = { HMM_DMIRROR_PROT_NONE, SNAP_SYS_RW,
+			      HMM_DMIRROR_PROT_NONE, HMM_DMIRROR_PROT_NONE },
 		[ST_COHERENT] = { SNAP_COH_RW, SNAP_COH_RW, SNAP_COH_RO,
 				  SNAP_COH_RW },
 		[ST_MIRROR] = { SNAP_SYS_RW, SNAP_SYS_RW, SNAP_SYS_RO,
