@@ -40,8 +40,6 @@
  * system THP, or as base pages when no THP could be had.
  */
 #define ANY_PMD		0x100
-#define NO_LARGE	"kernel lacks compound device-private migration"
-
 enum ia_state { ST_PRIVATE, ST_THP, ST_EXCL, ST_COHERENT, ST_MIRROR };
 
 static inline unsigned long long pat_word(unsigned int seed, unsigned long page,
@@ -91,6 +89,7 @@ FIXTURE(ia)
 	int fd;
 	bool skipped;		/* the test does nothing (SKIP) */
 	enum ia_state state;
+	bool large;		/* thp: one device THP, else 512 base pages */
 	int dev;
 	char *p;		/* the range; NULL once a test unmapped it */
 	size_t len;		/* its length now */
@@ -240,7 +239,7 @@ static inline bool resident_after_cut(struct _test_data_ia *self,
 {
 	long long r = resident(self);
 
-	if (self->state == ST_THP && r >= (long long)kept &&
+	if (self->large && r >= (long long)kept &&
 	    r <= (long long)self->n)
 		return true;
 	if (r == on_dev(self, kept))
@@ -308,6 +307,7 @@ static inline int ia_enter(struct _test_data_ia *self)
 
 static inline void ia_bytes(struct _test_data_ia *self)
 {
+	enum { ST_THP_SPLIT = ST_MIRROR + 1 };
 	static const int b[][4] = {
 		/* dev_byte, cpu_byte, ro_byte, split_byte */
 		[ST_PRIVATE] = { SNAP_PRIV_RW, SNAP_SYS_RW, SNAP_PRIV_RO,
@@ -316,6 +316,14 @@ static inline void ia_bytes(struct _test_data_ia *self)
 			     SNAP_SYS_RW | ANY_PMD,
 			     SNAP_PRIV_RO | HMM_DMIRROR_PROT_PMD,
 			     SNAP_PRIV_RW },
+		/*
+		 * Where the kernel lacks compound device-private migration
+		 * (thp_migration reads N), the core splits the THP when it
+		 * migrates it: 512 base device pages, which come home as
+		 * base pages.
+		 */
+		[ST_THP_SPLIT] = { SNAP_PRIV_RW, SNAP_SYS_RW, SNAP_PRIV_RO,
+				   SNAP_PRIV_RW },
 		/*
 		 * mprotect() keeps device-exclusive entries (6.1 makes them
 		 * read-only ones); see mprotect_none_ro_rw for what else
@@ -329,10 +337,13 @@ static inline void ia_bytes(struct _test_data_ia *self)
 				SNAP_SYS_RW },
 	};
 
-	self->dev_byte = b[self->state][0];
-	self->cpu_byte = b[self->state][1];
-	self->ro_byte = b[self->state][2];
-	self->split_byte = b[self->state][3];
+	int row = self->state == ST_THP && !self->large ? ST_THP_SPLIT :
+		  self->state;
+
+	self->dev_byte = b[row][0];
+	self->cpu_byte = b[row][1];
+	self->ro_byte = b[row][2];
+	self->split_byte = b[row][3];
 	self->on_dev = self->state == ST_PRIVATE || self->state == ST_THP ||
 		       self->state == ST_COHERENT;
 	self->migrates = self->state == ST_PRIVATE || self->state == ST_THP;
@@ -348,11 +359,14 @@ FIXTURE_SETUP(ia)
 	self->dev = variant->dev;
 	self->n = variant->state == ST_THP ? HPAGE / PG : 16;
 	self->len = self->n * PG;
-	ia_bytes(self);
 	if (variant->state == ST_THP) {
 		large = dmirror_param_yn("thp_migration");
 		ASSERT_LE(0, large) TH_LOG("thp_migration cannot be read");
-		why = large ? no_thp_why() : NO_LARGE;
+		self->large = large;
+	}
+	ia_bytes(self);
+	if (variant->state == ST_THP) {
+		why = no_thp_why();
 		if (why) {
 			/* Harnesses before 6.12 run the test after SKIP(). */
 			self->skipped = true;
