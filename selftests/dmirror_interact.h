@@ -9,7 +9,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -97,6 +99,7 @@ FIXTURE(ia)
 	unsigned char *out;	/* 2 * n pages for the device's copies */
 	long long res0;		/* resident_pages of the device before */
 	long long faults0;	/* cpu_faults of the device before */
+	int hold[2];		/* exclusive: a pipe holding the pages */
 	bool on_dev;		/* the pages are in device memory */
 	bool migrates;		/* and a CPU access moves them home */
 	int dev_byte;		/* SNAPSHOT byte in the state */
@@ -305,6 +308,40 @@ static inline int ia_enter(struct _test_data_ia *self)
 	return 0;
 }
 
+/*
+ * Keep compaction away from the pages of the exclusive variant: from
+ * 6.15 the core migrates a device-exclusive page like a mapped one, and
+ * the migration entry it puts in place is not writable, so the page comes
+ * back mapped read-only (SNAPSHOT: HMM_DMIRROR_PROT_READ), whether the
+ * migration succeeded or not, at any time. Compaction does not isolate an
+ * anonymous page that has more references than mappings
+ * (mm/compaction.c): a pipe holds one to each page (vmsplice()).
+ * Returns 0 or -1.
+ */
+static inline int hold_pages(struct _test_data_ia *self)
+{
+	struct iovec iov = { .iov_base = self->p, .iov_len = self->len };
+
+	if (pipe(self->hold))
+		return -1;
+	if (fcntl(self->hold[1], F_SETPIPE_SZ, (int)self->len) <
+	    (int)self->len)
+		return -1;
+	return vmsplice(self->hold[1], &iov, 1, 0) == (ssize_t)self->len ?
+	       0 : -1;
+}
+
+/* Drop the pipe's references: the pages can migrate again. */
+static inline void unhold_pages(struct _test_data_ia *self)
+{
+	if (self->hold[0] < 0)
+		return;
+	close(self->hold[0]);
+	close(self->hold[1]);
+	self->hold[0] = -1;
+	self->hold[1] = -1;
+}
+
 static inline void ia_bytes(struct _test_data_ia *self)
 {
 	enum { ST_THP_SPLIT = ST_MIRROR + 1 };
@@ -326,8 +363,7 @@ static inline void ia_bytes(struct _test_data_ia *self)
 				   SNAP_PRIV_RW },
 		/*
 		 * mprotect() keeps device-exclusive entries (6.1 makes them
-		 * read-only ones); see mprotect_none_ro_rw for what else
-		 * gives them back.
+		 * read-only ones); a migration would not (hold_pages()).
 		 */
 		[ST_EXCL] = { HMM_DMIRROR_PROT_NONE, SNAP_SYS_RW,
 			      HMM_DMIRROR_PROT_NONE, HMM_DMIRROR_PROT_NONE },
@@ -355,6 +391,8 @@ FIXTURE_SETUP(ia)
 	int large;
 
 	self->fd = -1;
+	self->hold[0] = -1;
+	self->hold[1] = -1;
 	self->state = variant->state;
 	self->dev = variant->dev;
 	self->n = variant->state == ST_THP ? HPAGE / PG : 16;
@@ -401,6 +439,8 @@ FIXTURE_SETUP(ia)
 		ASSERT_EQ(-1L, snap_find(self, self->p, self->n,
 					 SNAP_SYS_RW | HMM_DMIRROR_PROT_PMD))
 			TH_LOG("no THP, though the kernel has them");
+	if (variant->state == ST_EXCL)
+		ASSERT_EQ(0, hold_pages(self));
 	ASSERT_EQ(0, ia_enter(self));
 	ASSERT_EQ(-1L, snap_find(self, self->p, self->n, self->dev_byte));
 	ASSERT_EQ(on_dev(self, self->n), resident(self));
@@ -418,6 +458,7 @@ FIXTURE_TEARDOWN(ia)
 	if (self->fd >= 0)
 		EXPECT_EQ(0, close(self->fd));
 	free(self->out);
+	unhold_pages(self);
 }
 
 /* 0 or -errno. */

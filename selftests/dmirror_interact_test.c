@@ -22,8 +22,6 @@
  * Access from another process and /proc readers are in
  * dmirror_interact_remote_test.c.
  */
-#include <sys/uio.h>
-
 #include "dmirror_interact.h"
 
 /* ---- fork ------------------------------------------------------------- */
@@ -172,32 +170,6 @@ TEST_F(ia, mremap_shrink)
 /* ---- mprotect --------------------------------------------------------- */
 
 /*
- * Keep compaction away from the pages: a pipe holds a reference to each
- * (vmsplice(), which faults device-exclusive pages back first), and
- * compaction does not isolate an anonymous page with more references
- * than mappings (mm/compaction.c). Then the pages are made exclusive
- * again. Returns 0, or the step that failed.
- */
-static int hold_excl(struct _test_data_ia *self, int pfd[2])
-{
-	struct iovec iov = { .iov_base = self->p, .iov_len = self->len };
-
-	if (pipe(pfd))
-		return 1;
-	if (fcntl(pfd[1], F_SETPIPE_SZ, (int)self->len) < (int)self->len)
-		return 2;
-	if (vmsplice(pfd[1], &iov, 1, 0) != (ssize_t)self->len)
-		return 3;
-	if (snap_find(self, self->p, self->n, SNAP_SYS_RW) != -1)
-		return 4;
-	if (ia_enter(self))
-		return 5;
-	if (snap_find(self, self->p, self->n, HMM_DMIRROR_PROT_NONE) != -1)
-		return 6;
-	return 0;
-}
-
-/*
  * PROT_NONE: nothing is visible to the device, and the pages stay where
  * they are. PROT_READ: the device reads but cannot write; device pages
  * are mapped read-only. Back to read-write: a device WRITE moves
@@ -205,20 +177,14 @@ static int hold_excl(struct _test_data_ia *self, int pfd[2])
  *
  * mprotect() leaves device-exclusive entries in place (6.1 makes them
  * read-only ones): only a fault (here the device READ) maps the pages
- * again, read-only. So does a migration of the page: from 6.15 the core
- * turns the entry into a migration entry that is not writable, and the
- * page comes back mapped read-only even in a writable VMA. Compaction may
- * do that at any time, so the test keeps it away (hold_excl()).
+ * again, read-only. (So would a migration: see hold_pages().)
  */
 TEST_F(ia, mprotect_none_ro_rw)
 {
 	struct hmm_dmirror_cmd cmd;
-	int pfd[2] = { -1, -1 };
 
 	if (self->skipped)
 		return;
-	if (variant_excl(self))
-		ASSERT_EQ(0, hold_excl(self, pfd));
 	ASSERT_EQ(0, mprotect(self->p, self->len, PROT_NONE));
 	EXPECT_EQ(-1L, snap_find(self, self->p, self->n,
 				 HMM_DMIRROR_PROT_ERROR));
@@ -244,10 +210,6 @@ TEST_F(ia, mprotect_none_ro_rw)
 	EXPECT_EQ(-1L, pat_find(self->p, 0, self->n, SEED_NEW));
 	EXPECT_EQ(0, dev_check(self, self->p, 0, self->n, SEED_NEW));
 	EXPECT_EQ(moved(self, self->n), cpu_faults(self));
-	if (pfd[0] >= 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-	}
 }
 
 /* ---- munmap ----------------------------------------------------------- */
@@ -435,7 +397,8 @@ TEST_F(ia, madvise_wipeonfork)
 /*
  * mlock populates the range for writing: device-private pages come home,
  * exclusive pages are given back, device-coherent pages stay. munlock
- * changes nothing, and the pages can go to the device again.
+ * changes nothing, and the pages can go to the device again (the
+ * exclusive variant's pages once the pipe lets go of them).
  */
 TEST_F(ia, mlock_munlock)
 {
@@ -451,6 +414,7 @@ TEST_F(ia, mlock_munlock)
 	EXPECT_EQ(0, munlock(self->p, self->len));
 	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->cpu_byte));
 	EXPECT_EQ(-1L, pat_find(self->p, 0, self->n, SEED));
+	unhold_pages(self);
 	ASSERT_EQ(0, dev_io(self, HMM_DMIRROR_MIGRATE_TO_DEV, self->p,
 			    self->n, &cmd));
 	EXPECT_EQ(self->n, cmd.cpages);
