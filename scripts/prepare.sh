@@ -50,7 +50,11 @@ for f in "MIGRATE_VMA_SELECT_COMPOUND include/linux/migrate.h" \
 	"(\*folio_free)( include/linux/memremap.h" \
 	"zone_device_folio_init( include/linux/memremap.h" \
 	"^CONFIG_TRANSPARENT_HUGEPAGE=y .config"; do
-	grep -qs "${f% *}" "$tree/${f##* }" || thp_expect=N
+	# Headers are in the source tree, .config in the build tree (they
+	# differ for KSRC, built with O=).
+	d=$srctree
+	[ "${f##* }" = .config ] && d=$tree
+	grep -qs "${f% *}" "$d/${f##* }" || thp_expect=N
 done
 echo "$thp_expect" >"$work/tests/thp_migration.expected"
 
