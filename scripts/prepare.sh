@@ -7,7 +7,8 @@
 # hmm_dmirror.ko, the selftests and the kernel's own hmm-tests built against
 # it in a work directory of the cache (the repo stays clean), then the
 # initramfs. Prints the work directory, which holds bzImage, initrd.gz,
-# hmm_dmirror.ko, tests/ and build logs. HMM_WORK_TAG=name gives concurrent runs separate directories.
+# hmm_dmirror.ko, tests/ and build logs. HMM_WORK_TAG=name gives
+# concurrent runs separate directories.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
