@@ -26,14 +26,13 @@ static inline int dmirror_open_dev(int id)
 	return open(path, O_RDWR | O_CLOEXEC);
 }
 
-/* Read an unsigned module parameter; -1 if it cannot be read. */
-static inline long long dmirror_param(const char *name)
+/* A number read from a file (sysfs, procfs); -1 if it cannot be read. */
+static inline long long dmirror_read_num(const char *path)
 {
-	char path[128], buf[64];
+	char buf[64];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", DMIRROR_PARAM_DIR, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -43,6 +42,15 @@ static inline long long dmirror_param(const char *name)
 		return -1;
 	buf[n] = '\0';
 	return strtoll(buf, NULL, 0);
+}
+
+/* Read an unsigned module parameter; -1 if it cannot be read. */
+static inline long long dmirror_param(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", DMIRROR_PARAM_DIR, name);
+	return dmirror_read_num(path);
 }
 
 /* A bool module parameter: 1 for Y, 0 for N, -1 if it cannot be read. */
@@ -85,23 +93,6 @@ static inline int dmirror_loaded_without_coherent(void)
 
 #define DMIRROR_HUGE_2M_DIR	"/sys/kernel/mm/hugepages/hugepages-2048kB"
 
-/* A number read from a file (sysfs, procfs); -1 if it cannot be read. */
-static inline long long dmirror_read_num(const char *path)
-{
-	char buf[64];
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtoll(buf, NULL, 0);
-}
 
 /*
  * May a test take a 2 MiB hugetlb page? 1: yes. 0: the kernel has no

@@ -65,27 +65,6 @@ static int fail_sys_thp(int on)
 
 #define THP_PARAM	DMIRROR_PARAM_DIR "/thp_migration"
 
-/*
- * Whether the module migrates THPs as large device folios: 1 when
- * thp_migration reads Y, 0 for N, -1 when it cannot be read or reads
- * anything else.
- */
-static int have_large(void)
-{
-	char buf[8] = "";
-	ssize_t n;
-	int fd;
-
-	fd = open(THP_PARAM, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n != 2 || buf[1] != '\n')
-		return -1;
-	return buf[0] == 'Y' ? 1 : buf[0] == 'N' ? 0 : -1;
-}
-
 /* Word @w of page @page under @seed; distinct across pages and seeds. */
 static unsigned long long pat_word(unsigned int seed, unsigned long page,
 				   unsigned long w)
@@ -250,7 +229,7 @@ FIXTURE_SETUP(thp)
 	self->fd = dmirror_open_dev(0);
 	ASSERT_GE(self->fd, 0) TH_LOG("open /dev/hmm_dmirror0: %s",
 				      strerror(errno));
-	self->large = have_large();
+	self->large = dmirror_param_yn("thp_migration");
 	ASSERT_LE(0, self->large) TH_LOG("%s: cannot be read, or not Y or N",
 					 THP_PARAM);
 	self->dev_thp = self->large ? SNAP_DEV_PMD_RW : SNAP_DEV_RW;
