@@ -93,7 +93,6 @@ static inline int dmirror_loaded_without_coherent(void)
 
 #define DMIRROR_HUGE_2M_DIR	"/sys/kernel/mm/hugepages/hugepages-2048kB"
 
-
 /*
  * May a test take a 2 MiB hugetlb page? 1: yes. 0: the kernel has no
  * 2 MiB hugetlb pages or none is reserved (a test skips, giving @why).
