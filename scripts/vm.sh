@@ -7,6 +7,7 @@
 # MODE is check, cmd or shell (see scripts/guest/init). The kernel console
 # (ttyS0) goes to OUTDIR/console.log, the results channel (ttyS1) to
 # OUTDIR/channel.log; in shell mode ttyS0 is the terminal instead.
+# HMM_VM_CPUS sets the number of vCPUs (default 2).
 # Exit status: QEMU's, or 124 when TIMEOUT seconds (default 900; 0: none)
 # passed. With HMM_GDB_PORT set, QEMU's gdb stub listens on that port of
 # 127.0.0.1 and the guest waits for gdb's "continue" (KASLR off, so that
@@ -29,8 +30,20 @@ if [ -n "${HMM_GDB_PORT:-}" ]; then
 	append="$append nokaslr"
 	gdb=(-gdb "tcp:127.0.0.1:$HMM_GDB_PORT" -S)
 fi
-qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 4G -smp 2
-      -nodefaults -no-reboot -display none "${gdb[@]}"
+# Two NUMA nodes of 2 GiB (the coherent windows lie in node 1). With
+# HMM_VM_CPUS=1 (the uniprocessor run of scripts/check.sh) node 1 has
+# memory but no CPU.
+cpus=${HMM_VM_CPUS:-2}
+numa=(-object memory-backend-ram,id=m0,size=2G
+      -object memory-backend-ram,id=m1,size=2G
+      -numa node,nodeid=0,cpus=0,memdev=m0)
+if [ "$cpus" -gt 1 ]; then
+	numa+=(-numa "node,nodeid=1,cpus=1-$((cpus - 1)),memdev=m1")
+else
+	numa+=(-numa node,nodeid=1,memdev=m1)
+fi
+qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 4G
+      -smp "$cpus" "${numa[@]}" -nodefaults -no-reboot -display none "${gdb[@]}"
       -kernel "$bzimage" -initrd "$initrd" -append "$append")
 
 if [ "$mode" = shell ]; then
