@@ -6,7 +6,8 @@
 # For each kernel (default: all supported; a PATH is a developer's own
 # source tree, built out of tree by scripts/ksrc.sh with KCONFIG and
 # KCONFIG_EXTRA from the environment): build or reuse the test kernel,
-# build the module and selftests against it, boot the VM, run the suite.
+# build the module and selftests against it, boot the VM, run the suite;
+# on the normal flavour, boot it again with one vCPU for the stress tests.
 # Prints TAP per kernel, the kernel reports (BUG, WARNING, ...) by the test
 # during which each came, with the path of the run's kept console log, and
 # as the last line the totals over every kernel:
@@ -61,6 +62,31 @@ describe() {
 
 tp=0 tf=0 ts=0
 reports=""
+
+# boot MODE CPUS SECTIONS LABEL OUT TIMEOUT: one VM run of the kernel in
+# $work, its TAP printed and its results added to the totals.
+boot() {
+	local mode=$1 cpus=$2 sections=$3 label=$4 out=$5 t=$6
+	local start rc p f s during what log
+	start=$(date +%s)
+	HMM_VM_CPUS=$cpus "$HMM_REPO/scripts/vm.sh" "$mode" "$work/bzImage" \
+		"$work/initrd.gz" "$out" "$t"
+	rc=$?
+	echo "# VM ($cpus vCPU) finished in $(( $(date +%s) - start )) s (status $rc)"
+	python3 "$HMM_REPO/scripts/tap.py" --kernel "$label" \
+		--channel "$out/channel.log" --console "$out/console.log" \
+		--vm-rc "$rc" --counts "$out/counts" --expect "$sections" \
+		--reports "$out/reports" \
+		--keep "$HMM_CACHE/logs/$(basename "$work")-$mode-$(date +%Y%m%d-%H%M%S)"
+	read -r p f s <"$out/counts" || { p=0; f=1; s=0; }
+	tp=$((tp + p)) tf=$((tf + f)) ts=$((ts + s))
+	while IFS=$'\t' read -r during what log; do
+		reports="$reports# $label, during $during:
+#     $what
+#     console log: $log
+"
+	done < <(cat "$out/reports" 2>/dev/null)
+}
 exec 4>&1
 for kver in $kvers; do
 	hmm_check_kver "$kver"
@@ -87,26 +113,17 @@ for kver in $kvers; do
 		tf=$((tf + 1))
 		continue
 	fi
-	out="$work/run"
-	start=$(date +%s)
-	"$HMM_REPO/scripts/vm.sh" check "$work/bzImage" "$work/initrd.gz" \
-		"$out" "$(tmo "$kver")"
-	rc=$?
-	echo "# VM finished in $(( $(date +%s) - start )) s (status $rc)"
 	label="$kver ($(cat "$work/release"))"
-	python3 "$HMM_REPO/scripts/tap.py" --kernel "$label" \
-		--channel "$out/channel.log" --console "$out/console.log" \
-		--vm-rc "$rc" --counts "$out/counts" --expect "$work/sections" \
-		--reports "$out/reports" \
-		--keep "$HMM_CACHE/logs/$(basename "$work")-$(date +%Y%m%d-%H%M%S)"
-	read -r p f s <"$out/counts" || { p=0; f=1; s=0; }
-	tp=$((tp + p)) tf=$((tf + f)) ts=$((ts + s))
-	while IFS=$'\t' read -r during what log; do
-		reports="$reports# $label, during $during:
-#     $what
-#     console log: $log
-"
-	done < <(cat "$out/reports" 2>/dev/null)
+	boot check 2 "$work/sections" "$label" "$work/run" "$(tmo "$kver")"
+	# The stress tests again on one vCPU (hmm_mode=up): 6.1 and 6.12
+	# do not preempt in the kernel, 7.3 only lazily (base.config), so a
+	# thread retrying in the kernel keeps the CPU from the one it waits
+	# for. Not on the debug flavour (full preemption); HMM_CHECK_UP=0
+	# leaves it out.
+	if [ "$flavor" != debug ] && [ "${HMM_CHECK_UP:-1}" != 0 ]; then
+		boot up 1 "$work/sections-up" "$label, 1 vCPU" \
+			"$work/run-up" "$(tmo "$kver")"
+	fi
 done
 if [ -n "$reports" ]; then
 	echo "# ---- kernel reports, by the test that was running ----"

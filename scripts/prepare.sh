@@ -112,6 +112,7 @@ fi
 		echo kmemleak
 	fi
 } >"$work/sections"
+printf '%s\n' load stress_test.sh unload >"$work/sections-up"
 
 cp "$tree/arch/x86/boot/bzImage" "$work/bzImage"
 cp "$kdir/release" "$work/release"

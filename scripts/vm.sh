@@ -4,7 +4,7 @@
 # vm.sh MODE BZIMAGE INITRD OUTDIR [TIMEOUT]
 #
 # Boots the test VM under QEMU TCG (KVM here cannot boot our kernels).
-# MODE is check, cmd or shell (see scripts/guest/init). The kernel console
+# MODE is check, up, cmd or shell (see scripts/guest/init). The kernel console
 # (ttyS0) goes to OUTDIR/console.log, the results channel (ttyS1) to
 # OUTDIR/channel.log; in shell mode ttyS0 is the terminal instead.
 # HMM_VM_CPUS sets the number of vCPUs (default 2).

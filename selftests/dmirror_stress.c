@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -58,6 +59,7 @@
 #define MAX_RANGE	512UL	/* pages of one random range */
 #define MAX_THREADS	16
 #define MAX_PROCS	8
+#define MAX_FIFO	99	/* the highest SCHED_FIFO priority */
 #define MAX_PAGES	(512UL * 1024)	/* pages per process (pattern field) */
 #define MAX_MSGS	20	/* failure messages printed per process */
 #define SHARED_PAGES	8UL	/* MAP_SHARED pages per thread */
@@ -236,6 +238,7 @@ struct cfg {
 	unsigned long np;		/* private pages per process */
 	unsigned long mib;		/* -m, 0 = from the capacity */
 	unsigned long long opmask;
+	unsigned int fifo;		/* -F: lowest SCHED_FIFO priority */
 	int verbose;
 };
 
@@ -1606,12 +1609,34 @@ static unsigned int missing_op(void)
 	return OP_NR;
 }
 
+/*
+ * -F: thread @t runs SCHED_FIFO at the lowest priority plus its number,
+ * each one above the last, and a process's watchdog (and the main
+ * process) above them all. On one CPU a runnable thread then never runs
+ * while a higher one does, however long that one retries in the kernel:
+ * a retry loop that waits for a lower thread without sleeping is a stall,
+ * which the watchdog reports.
+ */
+static int set_fifo(unsigned int prio)
+{
+	struct sched_param sp = { .sched_priority = (int)prio };
+
+	return pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+}
+
 static void *thread_main(void *arg)
 {
 	struct thr *t = arg;
+	int err;
 
 	cur = t;
 	t->os_tid = gettid();
+	if (cfg.fifo) {
+		err = set_fifo(cfg.fifo + t->id);
+		if (err)
+			fail("SCHED_FIFO priority %u: %s", cfg.fifo + t->id,
+			     strerror(err));
+	}
 	/* Thread 0 fills the device first, so that it evicts early. */
 	if (!t->id && (cfg.opmask & (1ULL << OP_SWEEP)))
 		sweep(t, fd_a, 0, cfg.np);
@@ -2165,12 +2190,14 @@ static void help(const char *prog)
 
 	fprintf(stderr,
 		"usage: %s [-d seconds] [-t threads] [-p processes] [-D dev] [-s seed]\n"
-		"          [-m MiB per process] [-o op,op,...] [-v]\n"
+		"          [-m MiB per process] [-o op,op,...] [-F prio] [-v]\n"
 		"  -D 0|2   device-private (0, with 1) or device-coherent (2, with 3);\n"
 		"           default: both kinds present\n"
 		"  -m       private memory per process; default: the processes together\n"
 		"           use a quarter more than the device holds\n"
-		"  -o       only these operations:", prog);
+		"  -F       SCHED_FIFO: thread i at priority prio + i, the watchdogs\n"
+		"           above them (prio + threads at most %d)\n"
+		"  -o       only these operations:", prog, MAX_FIFO);
 	for (op = 0; op < OP_NR; op++)
 		fprintf(stderr, " %s", opd[op].name);
 	fprintf(stderr, "\n");
@@ -2182,7 +2209,7 @@ int main(int argc, char **argv)
 	int opt, dev = -1, devs[2], ndev = 0, i;
 	bool seeded = false, good = true;
 
-	while ((opt = getopt(argc, argv, "d:t:p:D:s:m:o:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "d:t:p:D:s:m:o:F:vh")) != -1) {
 		switch (opt) {
 		case 'd':
 			cfg.duration = strtoul(optarg, NULL, 0);
@@ -2206,6 +2233,9 @@ int main(int argc, char **argv)
 		case 'o':
 			cfg.opmask = parse_ops(optarg);
 			break;
+		case 'F':
+			cfg.fifo = strtoul(optarg, NULL, 0);
+			break;
 		case 'v':
 			cfg.verbose = 1;
 			break;
@@ -2214,7 +2244,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!cfg.threads || cfg.threads > MAX_THREADS || !cfg.procs ||
-	    cfg.procs > MAX_PROCS || (dev != -1 && dev != 0 && dev != 2))
+	    cfg.procs > MAX_PROCS || (dev != -1 && dev != 0 && dev != 2) ||
+	    cfg.fifo + cfg.threads > MAX_FIFO)
 		help(argv[0]);
 	if (!seeded)
 		cfg.seed = (unsigned long long)time(NULL) ^
@@ -2234,10 +2265,17 @@ int main(int argc, char **argv)
 	if (ws_all == MAP_FAILED || write_token == MAP_FAILED)
 		return 1;
 	setvbuf(stdout, NULL, _IONBF, 0);
+	i = cfg.fifo ? set_fifo(cfg.fifo + cfg.threads) : 0;
+	if (i) {
+		/* Root may; without the privilege, this mode cannot run. */
+		printf("SCHED_FIFO priority %u: %s\n", cfg.fifo + cfg.threads,
+		       strerror(i));
+		return 1;
+	}
 	say("TAP version 13");
 	say("1..%d", ndev);
-	say("# dmirror_stress -d %u -t %u -p %u -s %#llx%s (replay with this seed)",
-	    cfg.duration, cfg.threads, cfg.procs, cfg.seed,
+	say("# dmirror_stress -d %u -t %u -p %u -F %u -s %#llx%s (replay with this seed)",
+	    cfg.duration, cfg.threads, cfg.procs, cfg.fifo, cfg.seed,
 	    cfg.opmask != ~0ULL ? " -o ..." : "");
 	for (i = 0; i < ndev; i++) {
 		int fd = dmirror_open_dev(devs[i]);
