@@ -19,6 +19,8 @@ enum access { PVM_READ, PVM_WRITE, MEM_READ, MEM_WRITE, PEEK, POKE };
 
 /* No cross-memory attach: the exit status of the child that found so. */
 #define NO_CMA		99
+/* errno of a system call the kernel does not have (ENOSYS) */
+#define NO_SYSCALL	38
 
 /* In the child: process_vm_readv/writev of the whole range of @pid. */
 static int by_pvm(struct _test_data_ia *self, pid_t pid, bool wr, char *buf)
@@ -31,7 +33,7 @@ static int by_pvm(struct _test_data_ia *self, pid_t pid, bool wr, char *buf)
 		n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
 	else
 		n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-	if (n < 0 && errno == ENOSYS)
+	if (n < 0 && errno == NO_SYSCALL)
 		return NO_CMA;
 	return n == (ssize_t)self->len ? 0 : 10;
 }
