@@ -160,6 +160,7 @@ TEST_F(ia, numa_mbind)
 	EXPECT_EQ(-1L, st_find(self, st, state_status(self, 1)));
 	in_state(_metadata, self);
 
+	EXPECT_EQ(-1L, pat_find(self->p, 0, self->n, SEED));
 	came_home(_metadata, self, SEED);
 	if (variant_excl(self)) {
 		unhold_pages(self);
@@ -298,6 +299,7 @@ static void policy_home(struct __test_metadata *_metadata,
 		EXPECT_EQ(0, dev_check(self, self->p, 0, self->n, SEED));
 		EXPECT_EQ(-1L, pat_find(self->p, 0, self->n, SEED));
 	} else {
+		EXPECT_EQ(-1L, pat_find(self->p, 0, self->n, SEED));
 		came_home(_metadata, self, SEED);
 	}
 	ASSERT_EQ(0, pages_move(self, -1, st));
@@ -700,7 +702,10 @@ TEST_F(ia, coredump)
 		memset(self->out, 0, self->len);
 		EXPECT_EQ((ssize_t)self->len,
 			  pread(fd, self->out, self->len, off));
-		EXPECT_EQ(-1L, pat_find(self->out, 0, self->n, SEED));
+		EXPECT_EQ(-1L, pat_find(self->out, 0, self->n, SEED))
+			TH_LOG("the core has %s there",
+			       byte_find(self->out, self->len, 0) < 0 ?
+			       "zeros (a hole)" : "other data");
 	}
 	close(fd);
 
