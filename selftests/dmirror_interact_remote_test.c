@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hmm_dmirror interaction tests, part two: another process reads and
- * writes the pages while they are in each device state (/proc/pid/mem,
- * ptrace PEEKDATA/POKEDATA), and /proc/self/pagemap and smaps are read
- * while the pages are there. process_vm_readv/writev come with test
- * kernels that have CONFIG_CROSS_MEMORY_ATTACH (none has it yet).
+ * writes the pages while they are in each device state
+ * (process_vm_readv/writev, /proc/pid/mem, ptrace PEEKDATA/POKEDATA),
+ * and /proc/self/pagemap and smaps are read while the pages are there.
  * The fixture and its states: dmirror_interact.h.
  *
  * The other process is a fork child; the range is MADV_DONTFORK first,
@@ -12,10 +11,32 @@
  * checks that it does not).
  */
 #include <sys/ptrace.h>
+#include <sys/uio.h>
 
 #include "dmirror_interact.h"
 
-enum access { MEM_READ, MEM_WRITE, PEEK, POKE };
+enum access { PVM_READ, PVM_WRITE, MEM_READ, MEM_WRITE, PEEK, POKE };
+
+/* No cross-memory attach: the exit status of the child that found so. */
+#define NO_CMA		99
+/* errno of a system call the kernel does not have (ENOSYS) */
+#define NO_SYSCALL	38
+
+/* In the child: process_vm_readv/writev of the whole range of @pid. */
+static int by_pvm(struct _test_data_ia *self, pid_t pid, bool wr, char *buf)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = self->len };
+	struct iovec remote = { .iov_base = self->p, .iov_len = self->len };
+	ssize_t n;
+
+	if (wr)
+		n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+	else
+		n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (n < 0 && errno == NO_SYSCALL)
+		return NO_CMA;
+	return n == (ssize_t)self->len ? 0 : 10;
+}
 
 /* In the child: pread/pwrite of /proc/<pid>/mem over the whole range. */
 static int by_mem(struct _test_data_ia *self, pid_t pid, bool wr, char *buf)
@@ -72,7 +93,7 @@ static int by_ptrace(struct _test_data_ia *self, pid_t pid, bool wr, char *buf)
 static int child_access(struct _test_data_ia *self, enum access how)
 {
 	pid_t pid = getppid();
-	bool wr = how == MEM_WRITE || how == POKE;
+	bool wr = how == PVM_WRITE || how == MEM_WRITE || how == POKE;
 	char *buf = malloc(self->len);
 	int ret;
 
@@ -80,7 +101,9 @@ static int child_access(struct _test_data_ia *self, enum access how)
 		return 2;
 	if (wr)
 		pat_fill(buf, 0, self->n, SEED_NEW);
-	if (how == MEM_READ || how == MEM_WRITE)
+	if (how == PVM_READ || how == PVM_WRITE)
+		ret = by_pvm(self, pid, wr, buf);
+	else if (how == MEM_READ || how == MEM_WRITE)
 		ret = by_mem(self, pid, wr, buf);
 	else
 		ret = by_ptrace(self, pid, wr, buf);
@@ -99,7 +122,7 @@ static int child_access(struct _test_data_ia *self, enum access how)
 static void remote(struct __test_metadata *_metadata, struct _test_data_ia *self,
 		   enum access how)
 {
-	bool wr = how == MEM_WRITE || how == POKE;
+	bool wr = how == PVM_WRITE || how == MEM_WRITE || how == POKE;
 	unsigned int seed = wr ? SEED_NEW : SEED;
 	int status;
 	pid_t pid;
@@ -111,8 +134,14 @@ static void remote(struct __test_metadata *_metadata, struct _test_data_ia *self
 		_exit(child_access(self, how));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
+	if (WEXITSTATUS(status) == NO_CMA) {
+		self->skipped = true;
+		SKIP(return, "%s (no process_vm_%s system call)",
+		     "kernel lacks CONFIG_CROSS_MEMORY_ATTACH",
+		     wr ? "writev" : "readv");
+	}
 	EXPECT_EQ(0, WEXITSTATUS(status))
-		TH_LOG("child: 3 wrong data, 11-12 /proc/pid/mem, 13-17 ptrace");
+		TH_LOG("child: 3 wrong data, 10-12 short, 13-17 ptrace");
 	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->cpu_byte));
 	EXPECT_EQ(moved(self, self->n), cpu_faults(self));
 	EXPECT_EQ(self->state == ST_COHERENT ? (long long)self->n : 0LL,
@@ -120,6 +149,18 @@ static void remote(struct __test_metadata *_metadata, struct _test_data_ia *self
 	EXPECT_EQ(0, check_excl(self, self->p, self->n));
 	EXPECT_EQ(0, dev_check(self, self->p, 0, self->n, seed));
 	EXPECT_EQ(-1L, pat_find(self->p, 0, self->n, seed));
+}
+
+TEST_F(ia, process_vm_readv)
+{
+	if (!self->skipped)
+		remote(_metadata, self, PVM_READ);
+}
+
+TEST_F(ia, process_vm_writev)
+{
+	if (!self->skipped)
+		remote(_metadata, self, PVM_WRITE);
 }
 
 TEST_F(ia, proc_mem_read)
