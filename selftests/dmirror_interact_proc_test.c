@@ -593,8 +593,15 @@ TEST_F(ia, splice_from_file)
 
 #define NO_COREDUMP_WHY	"kernel lacks CONFIG_COREDUMP (no /proc/sys/kernel/core_pattern)"
 #define CORE_PATTERN	"/tmp/cores/core.%p"
-/* 7.3 dumps a device-private THP so: its PMD is not present. */
-#define CORE_HOLE	"zeros, a hole (GUP with FOLL_DUMP skipped a non-present PMD)"
+/*
+ * README.md, "Known kernel bugs", KB1: 7.3 dumps a device-private THP as
+ * a hole. Its PMD is not present, and follow_pmd_mask() (mm/gup.c) hands
+ * a non-present PMD to no_page_table(), which for FOLL_DUMP on anonymous
+ * memory means "leave a hole" instead of faulting the page home as it
+ * does for a device-private PTE. test_hmm's THPs dump the same way.
+ */
+#define KB1_WHAT	"a device-private THP is a hole of zeros in a core dump (mm/gup.c: follow_pmd_mask() does not fault a non-present PMD in for FOLL_DUMP)"
+#define KB1_FIX		"none yet (2026-12)"
 
 /*
  * In a fork child, which does not have the parent's range (MADV_DONTFORK):
@@ -693,33 +700,36 @@ TEST_F(ia, coredump)
 	ASSERT_TRUE(WIFSIGNALED(status))
 		TH_LOG("child exited with %d: 2-3 set-up, 4-8 state",
 		       WEXITSTATUS(status));
-	EXPECT_EQ(SIGABRT, WTERMSIG(status));
-	EXPECT_TRUE(WCOREDUMP(status));
+	/*
+	 * ASSERTs up to the check of KB1: its SKIP must not follow a
+	 * failure (a harness reports the test as skipped then).
+	 */
+	ASSERT_EQ(SIGABRT, WTERMSIG(status));
+	ASSERT_TRUE(WCOREDUMP(status));
 
 	snprintf(path, sizeof(path), "/tmp/cores/core.%d", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	ASSERT_LE(0, fd) TH_LOG("%s: %s", path, strerror(errno));
 	unlink(path);
-	EXPECT_EQ(0, core_segment(fd, (uintptr_t)self->p, &off, &size));
-	EXPECT_EQ(self->len, size);
-	if (size == self->len) {
-		memset(self->out, 0, self->len);
-		EXPECT_EQ((ssize_t)self->len,
-			  pread(fd, self->out, self->len, off));
-		EXPECT_EQ(-1L, pat_find(self->out, 0, self->n, SEED))
-			TH_LOG("the core has %s there",
-			       byte_find(self->out, self->len, 0) < 0 ?
-			       CORE_HOLE : "other data");
-	}
-	close(fd);
-
-	/* The child's pages were read for the dump; the parent's stay. */
-	EXPECT_EQ(moved(self, self->n), cpu_faults(self));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->dev_byte));
-	EXPECT_EQ(on_dev(self, self->n), resident(self));
-	EXPECT_EQ(variant_excl(self) ? -EPERM : 0,
+	ASSERT_EQ(0, core_segment(fd, (uintptr_t)self->p, &off, &size));
+	ASSERT_EQ(self->len, size);
+	/* The parent's range stays as it was (a READ fills self->out). */
+	ASSERT_EQ(-1L, snap_find(self, self->p, self->n, self->dev_byte));
+	ASSERT_EQ(on_dev(self, self->n), resident(self));
+	ASSERT_EQ(variant_excl(self) ? -EPERM : 0,
 		  check_excl(self, self->p, self->n));
-	EXPECT_EQ(0, dev_check(self, self->p, 0, self->n, SEED));
+	ASSERT_EQ(0, dev_check(self, self->p, 0, self->n, SEED));
+	memset(self->out, 0, self->len);
+	ASSERT_EQ((ssize_t)self->len, pread(fd, self->out, self->len, off));
+	close(fd);
+	/* KB1: all of it zeros, and nothing came home. */
+	if (self->large && pat_find(self->out, 0, self->n, SEED) >= 0 &&
+	    byte_find(self->out, self->len, 0) < 0 && !cpu_faults(self))
+		SKIP(return, DMIRROR_KNOWN_BUG_SKIP, "KB1", KB1_WHAT, KB1_FIX);
+	/* The child's pages came home to be read for the dump. */
+	EXPECT_EQ(-1L, pat_find(self->out, 0, self->n, SEED))
+		TH_LOG("the core has other data there");
+	EXPECT_EQ(moved(self, self->n), cpu_faults(self));
 }
 
 TEST_HARNESS_MAIN

@@ -202,4 +202,18 @@ static inline void say(const char *fmt, ...)
 		return;
 }
 
+/*
+ * Known kernel bugs, reported the way LTP reports them. A test that sees
+ * a kernel misbehave exactly as a bug of README.md's "Known kernel bugs"
+ * describes ends with a SKIP line naming the bug and its upstream fix
+ * ("none yet" when there is none) instead of a failure; any other
+ * misbehaviour still fails, and on a kernel without the bug the test runs
+ * as a normal one. A bug goes on that list only when the kernel's own
+ * test device (test_hmm) hits it the same way. The SKIP's format, for
+ * the bug's id, what goes wrong and the fix:
+ *	SKIP(return, DMIRROR_KNOWN_BUG_SKIP, "KB1", what, fix);
+ */
+#define DMIRROR_KNOWN_BUG_SKIP \
+	"known kernel bug %s: %s; upstream fix: %s"
+
 #endif /* _DMIRROR_TEST_UTIL_H */
