@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -106,6 +107,7 @@ FIXTURE(ia)
 	int cpu_byte;		/* ... after a CPU access */
 	int ro_byte;		/* ... after mprotect(PROT_READ) */
 	int split_byte;		/* ... of a part left by a partial unmap */
+	char cg[64];		/* a memory cgroup the test made, or "" */
 };
 
 FIXTURE_VARIANT(ia)
@@ -292,6 +294,136 @@ static inline const char *no_thp_why(void)
 	return NULL;
 }
 
+/* ---- memory cgroups --------------------------------------------------- */
+
+#define MEMCG_ROOT	"/sys/fs/cgroup"
+
+/*
+ * Why the kernel cannot run a workload in a memory-limited cgroup, or
+ * NULL when it can. A kernel that has cgroup v2 and the memory controller
+ * but where they are not set up (not mounted on MEMCG_ROOT, +memory not
+ * in its subtree_control) is not skipped: memcg_create() fails.
+ */
+static inline const char *no_memcg_why(void)
+{
+	char line[128];
+	bool v2 = false, mem = false;
+	FILE *f = fopen("/proc/filesystems", "re");
+
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			v2 |= !!strstr(line, "\tcgroup2");
+		fclose(f);
+	}
+	if (!v2)
+		return "kernel lacks cgroup v2 (CONFIG_CGROUPS)";
+	f = fopen("/proc/cgroups", "re");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			mem |= !strncmp(line, "memory\t", 7);
+		fclose(f);
+	}
+	if (!mem)
+		return "kernel lacks the memory controller (CONFIG_MEMCG)";
+	return NULL;
+}
+
+/* Write @val to @file of cgroup @cg (a directory). 0 or -errno. */
+static inline int memcg_write(const char *cg, const char *file, const char *val)
+{
+	char path[160];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n < 0 ? (int)n : 0;
+}
+
+/*
+ * The number after @key in @file of cgroup @cg ("oom_kill 1" in
+ * memory.events), or the file's first number when @key is NULL; -1 when
+ * there is none.
+ */
+static inline long long memcg_read(const char *cg, const char *file,
+				   const char *key)
+{
+	char path[160], line[128], name[64];
+	long long val, found = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (found < 0 && fgets(line, sizeof(line), f)) {
+		if (!key && sscanf(line, "%lld", &val) == 1)
+			found = val;
+		else if (key && sscanf(line, "%63s %lld", name, &val) == 2 &&
+			 !strcmp(name, key))
+			found = val;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Make the child cgroup MEMCG_ROOT/dmirror-<pid> (its path in @cg) with
+ * memory.max @max. Returns 0, or -errno with @cg empty.
+ */
+static inline int memcg_create(char *cg, size_t len, const char *max)
+{
+	int ret;
+
+	snprintf(cg, len, "%s/dmirror-%d", MEMCG_ROOT, (int)getpid());
+	if (mkdir(cg, 0755) && errno != EEXIST) {
+		ret = -errno;
+		cg[0] = '\0';
+		return ret;
+	}
+	ret = memcg_write(cg, "memory.max", max);
+	if (ret) {
+		rmdir(cg);
+		cg[0] = '\0';
+	}
+	return ret;
+}
+
+/* Move the calling process into cgroup @cg. 0 or -errno. */
+static inline int memcg_enter(const char *cg)
+{
+	return memcg_write(cg, "cgroup.procs", "0");
+}
+
+/*
+ * Move the calling process back to the root cgroup and remove @cg (a
+ * process that was killed in it may take a moment to leave it). Empties
+ * @cg. 0 or -errno.
+ */
+static inline int memcg_remove(char *cg)
+{
+	int ret, tries = 200;
+
+	memcg_write(MEMCG_ROOT, "cgroup.procs", "0");
+	while ((ret = rmdir(cg) ? -errno : 0) == -EBUSY && --tries)
+		usleep(10000);
+	cg[0] = '\0';
+	return ret;
+}
+
+/* Why the kernel cannot swap (no /proc/swaps), or NULL when it can. */
+static inline const char *no_swap_why(void)
+{
+	return access("/proc/swaps", F_OK) ?
+	       "kernel lacks swap (CONFIG_SWAP)" : NULL;
+}
+
 /* The range, filled with its pattern, moved into @self->state. */
 static inline int ia_enter(struct _test_data_ia *self)
 {
@@ -459,6 +591,8 @@ FIXTURE_TEARDOWN(ia)
 		EXPECT_EQ(0, close(self->fd));
 	free(self->out);
 	unhold_pages(self);
+	if (self->cg[0])
+		EXPECT_EQ(0, memcg_remove(self->cg));
 }
 
 /* 0 or -errno. */
