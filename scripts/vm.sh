@@ -32,7 +32,8 @@ if [ -n "${HMM_GDB_PORT:-}" ]; then
 fi
 # Two NUMA nodes of 2 GiB (the coherent windows lie in node 1). With
 # HMM_VM_CPUS=1 (the uniprocessor run of scripts/check.sh) node 1 has
-# memory but no CPU.
+# memory but no CPU. Each vCPU is a socket of its own: cores of one socket
+# share a cache, and the kernel warns when they sit in different nodes.
 cpus=${HMM_VM_CPUS:-2}
 numa=(-object memory-backend-ram,id=m0,size=2G
       -object memory-backend-ram,id=m1,size=2G
@@ -43,7 +44,7 @@ else
 	numa+=(-numa node,nodeid=1,memdev=m1)
 fi
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 4G
-      -smp "$cpus" "${numa[@]}" -nodefaults -no-reboot -display none "${gdb[@]}"
+      -smp "$cpus,sockets=$cpus,cores=1,threads=1" "${numa[@]}" -nodefaults -no-reboot -display none "${gdb[@]}"
       -kernel "$bzimage" -initrd "$initrd" -append "$append")
 
 if [ "$mode" = shell ]; then
