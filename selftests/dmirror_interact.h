@@ -298,44 +298,58 @@ static inline const char *no_thp_why(void)
 
 #define MEMCG_ROOT	"/sys/fs/cgroup"
 
+/* Whether a line of the file @path starts with @word. */
+static inline bool file_has_line(const char *path, const char *word)
+{
+	char line[256];
+	bool found = false;
+	size_t len = strlen(word);
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, word, len);
+	fclose(f);
+	return found;
+}
+
 /*
  * Why the kernel cannot run a workload in a memory-limited cgroup, or
- * NULL when it can. A kernel that has cgroup v2 and the memory controller
- * but where they are not set up (not mounted on MEMCG_ROOT, +memory not
- * in its subtree_control) is not skipped: memcg_create() fails.
+ * NULL when it can. The memory controller is listed in the root's
+ * cgroup.controllers (from 6.15 /proc/cgroups lists only controllers
+ * that cgroup v1 can have; older kernels list it there). A kernel that
+ * has both but where they are not set up (cgroup v2 not mounted on
+ * MEMCG_ROOT, +memory not in its subtree_control) is not skipped:
+ * memcg_create() fails.
  */
 static inline const char *no_memcg_why(void)
 {
-	char line[128];
-	bool v2 = false, mem = false;
-	FILE *f = fopen("/proc/filesystems", "re");
+	char line[256] = "";
+	FILE *f;
 
-	if (f) {
-		while (fgets(line, sizeof(line), f))
-			v2 |= !!strstr(line, "\tcgroup2");
-		fclose(f);
-	}
-	if (!v2)
+	if (!file_has_line("/proc/filesystems", "nodev\tcgroup2\n"))
 		return "kernel lacks cgroup v2 (CONFIG_CGROUPS)";
-	f = fopen("/proc/cgroups", "re");
+	f = fopen(MEMCG_ROOT "/cgroup.controllers", "re");
 	if (f) {
-		while (fgets(line, sizeof(line), f))
-			mem |= !strncmp(line, "memory\t", 7);
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
 		fclose(f);
+		if (!strstr(line, "memory"))
+			return "kernel lacks the memory controller (CONFIG_MEMCG)";
+		return NULL;
 	}
-	if (!mem)
+	if (!file_has_line("/proc/cgroups", "memory\t"))
 		return "kernel lacks the memory controller (CONFIG_MEMCG)";
 	return NULL;
 }
 
-/* Write @val to @file of cgroup @cg (a directory). 0 or -errno. */
-static inline int memcg_write(const char *cg, const char *file, const char *val)
+/* Write @val to the file @path (a cgroup or sysfs file). 0 or -errno. */
+static inline int file_write(const char *path, const char *val)
 {
-	char path[160];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", cg, file);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -346,6 +360,15 @@ static inline int memcg_write(const char *cg, const char *file, const char *val)
 	return n < 0 ? (int)n : 0;
 }
 
+/* Write @val to @file of cgroup @cg (a directory). 0 or -errno. */
+static inline int memcg_write(const char *cg, const char *file, const char *val)
+{
+	char path[200];
+
+	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	return file_write(path, val);
+}
+
 /*
  * The number after @key in @file of cgroup @cg ("oom_kill 1" in
  * memory.events), or the file's first number when @key is NULL; -1 when
@@ -354,7 +377,7 @@ static inline int memcg_write(const char *cg, const char *file, const char *val)
 static inline long long memcg_read(const char *cg, const char *file,
 				   const char *key)
 {
-	char path[160], line[128], name[64];
+	char path[200], line[128], name[64], *end;
 	long long val, found = -1;
 	FILE *f;
 
@@ -363,7 +386,8 @@ static inline long long memcg_read(const char *cg, const char *file,
 	if (!f)
 		return -1;
 	while (found < 0 && fgets(line, sizeof(line), f)) {
-		if (!key && sscanf(line, "%lld", &val) == 1)
+		val = strtoll(line, &end, 10);
+		if (!key && end != line)
 			found = val;
 		else if (key && sscanf(line, "%63s %lld", name, &val) == 2 &&
 			 !strcmp(name, key))
