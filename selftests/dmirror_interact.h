@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The fixture of the interaction tests (dmirror_interact_test.c,
- * dmirror_interact_remote_test.c): a range of private anonymous memory in
- * one device state per variant, and the checks the tests share.
+ * dmirror_interact_remote_test.c, dmirror_interact_mm_test.c): a range of
+ * private anonymous memory in one device state per variant, the checks
+ * the tests share, and small helpers for memory cgroups.
  */
 #ifndef _DMIRROR_INTERACT_H
 #define _DMIRROR_INTERACT_H
@@ -317,8 +318,10 @@ static inline bool file_has_line(const char *path, const char *word)
 /*
  * Why the kernel cannot run a workload in a memory-limited cgroup, or
  * NULL when it can. The memory controller is listed in the root's
- * cgroup.controllers (from 6.15 /proc/cgroups lists only controllers
- * that cgroup v1 can have; older kernels list it there). A kernel that
+ * cgroup.controllers (newer kernels, 7.3 among them, list in
+ * /proc/cgroups only controllers that cgroup v1 can have; older kernels
+ * list it there too, and there it is read when cgroup2 is not mounted on
+ * MEMCG_ROOT). A kernel that
  * has both but where they are not set up (cgroup v2 not mounted on
  * MEMCG_ROOT, +memory not in its subtree_control) is not skipped:
  * memcg_create() fails.
