@@ -61,6 +61,28 @@ MARK = re.compile(r"@@HMM (.*)$")
 PREFIX = re.compile(r"^(\[[ 0-9.]+\]\s*)?(\[\s*[TC]\d+\]\s*)?")
 # Console lines that start or frame a report without saying what it is.
 FRAME = re.compile(r"cut here|Call Trace:|^-+$")
+# The OOM killer's report, from "<task> invoked oom-killer:" to
+# "oom-kill:constraint=...": when a memory cgroup's limit was hit (a test
+# allocating past memory.max on purpose), its stack dump is no kernel
+# report; anything else in it still is.
+OOM_START = re.compile(r" invoked oom-killer: ")
+OOM_END = re.compile(r"oom-kill:constraint=(\S+?),")
+
+
+def memcg_oom_lines(console):
+    """Indexes of the console lines of OOM reports of a memory cgroup."""
+    lines = set()
+    start = None
+    for i, line in enumerate(console):
+        if OOM_START.search(line):
+            start = i
+            continue
+        m = OOM_END.search(line)
+        if m and start is not None:
+            if m.group(1) == "CONSTRAINT_MEMCG":
+                lines.update(range(start, i + 1))
+            start = None
+    return lines
 
 
 def clean(path):
@@ -103,6 +125,7 @@ def console_reports(console):
     last_run = None
     last_result = None
     phase = "boot, before the first test"
+    memcg_oom = memcg_oom_lines(console)
 
     def settle(label):
         for i in pending:
@@ -145,6 +168,9 @@ def console_reports(console):
                     last_run = None
             continue
         if not SPLAT.search(line):
+            continue
+        if i in memcg_oom and not SPLAT.search(line.replace("Call Trace:",
+                                                            "")):
             continue
         splats.append(i)
         if section:

@@ -183,6 +183,22 @@ class TapTest(unittest.TestCase):
         _, c = self.run_tap(GOOD_SECTION + "@@HMM done\n", console=console)
         self.assertEqual(c, (3, 0, 0))
 
+    def test_memcg_oom_kill_is_not_a_report(self):
+        oom = ("[ 1.0] x invoked oom-killer: gfp_mask=0xcc0, order=0\n"
+               "[ 1.0] Call Trace:\n"
+               "[ 1.0]  dump_stack_lvl+0x1/0x2\n"
+               "%s"
+               "[ 1.0] oom-kill:constraint=%s,nodemask=(null),task=x\n"
+               "[ 1.0] Memory cgroup out of memory: Killed process 7 (x)\n")
+        for extra, constraint, failed in [
+                ("", "CONSTRAINT_MEMCG", 0),
+                ("", "CONSTRAINT_NONE", 1),
+                ("[ 1.0] BUG: KASAN: slab-use-after-free in f\n",
+                 "CONSTRAINT_MEMCG", 1)]:
+            _, c = self.run_tap(GOOD_SECTION + "@@HMM done\n",
+                                console=oom % (extra, constraint))
+            self.assertEqual(c[1], failed, (extra, constraint))
+
     def test_report_names_the_running_test(self):
         ex = {}
         out, c = self.run_tap(GOOD_SECTION + "@@HMM done\n",

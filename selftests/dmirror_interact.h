@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The fixture of the interaction tests (dmirror_interact_test.c,
- * dmirror_interact_remote_test.c): a range of private anonymous memory in
- * one device state per variant, and the checks the tests share.
+ * dmirror_interact_remote_test.c, dmirror_interact_mm_test.c): a range of
+ * private anonymous memory in one device state per variant, the checks
+ * the tests share, and small helpers for memory cgroups.
  */
 #ifndef _DMIRROR_INTERACT_H
 #define _DMIRROR_INTERACT_H
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -106,6 +108,7 @@ FIXTURE(ia)
 	int cpu_byte;		/* ... after a CPU access */
 	int ro_byte;		/* ... after mprotect(PROT_READ) */
 	int split_byte;		/* ... of a part left by a partial unmap */
+	char cg[64];		/* a memory cgroup the test made, or "" */
 };
 
 FIXTURE_VARIANT(ia)
@@ -292,6 +295,162 @@ static inline const char *no_thp_why(void)
 	return NULL;
 }
 
+/* ---- memory cgroups --------------------------------------------------- */
+
+#define MEMCG_ROOT	"/sys/fs/cgroup"
+
+/* Whether a line of the file @path starts with @word. */
+static inline bool file_has_line(const char *path, const char *word)
+{
+	char line[256];
+	bool found = false;
+	size_t len = strlen(word);
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, word, len);
+	fclose(f);
+	return found;
+}
+
+/*
+ * Why the kernel cannot run a workload in a memory-limited cgroup, or
+ * NULL when it can. The memory controller is listed in the root's
+ * cgroup.controllers (newer kernels, 7.3 among them, list in
+ * /proc/cgroups only controllers that cgroup v1 can have; older kernels
+ * list it there too, and there it is read when cgroup2 is not mounted on
+ * MEMCG_ROOT). A kernel that
+ * has both but where they are not set up (cgroup v2 not mounted on
+ * MEMCG_ROOT, +memory not in its subtree_control) is not skipped:
+ * memcg_create() fails.
+ */
+static inline const char *no_memcg_why(void)
+{
+	char line[256] = "";
+	FILE *f;
+
+	if (!file_has_line("/proc/filesystems", "nodev\tcgroup2\n"))
+		return "kernel lacks cgroup v2 (CONFIG_CGROUPS)";
+	f = fopen(MEMCG_ROOT "/cgroup.controllers", "re");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+		if (!strstr(line, "memory"))
+			return "kernel lacks the memory controller (CONFIG_MEMCG)";
+		return NULL;
+	}
+	if (!file_has_line("/proc/cgroups", "memory\t"))
+		return "kernel lacks the memory controller (CONFIG_MEMCG)";
+	return NULL;
+}
+
+/* Write @val to the file @path (a cgroup or sysfs file). 0 or -errno. */
+static inline int file_write(const char *path, const char *val)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n < 0 ? (int)n : 0;
+}
+
+/* Write @val to @file of cgroup @cg (a directory). 0 or -errno. */
+static inline int memcg_write(const char *cg, const char *file, const char *val)
+{
+	char path[200];
+
+	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	return file_write(path, val);
+}
+
+/*
+ * The number after @key in @file of cgroup @cg ("oom_kill 1" in
+ * memory.events), or the file's first number when @key is NULL; -1 when
+ * there is none.
+ */
+static inline long long memcg_read(const char *cg, const char *file,
+				   const char *key)
+{
+	char path[200], line[128], name[64], *end;
+	long long val, found = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", cg, file);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (found < 0 && fgets(line, sizeof(line), f)) {
+		val = strtoll(line, &end, 10);
+		if (!key && end != line)
+			found = val;
+		else if (key && sscanf(line, "%63s %lld", name, &val) == 2 &&
+			 !strcmp(name, key))
+			found = val;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Make the child cgroup MEMCG_ROOT/dmirror-<pid> (its path in @cg) with
+ * memory.max @max. Returns 0, or -errno with @cg empty.
+ */
+static inline int memcg_create(char *cg, size_t len, const char *max)
+{
+	int ret;
+
+	snprintf(cg, len, "%s/dmirror-%d", MEMCG_ROOT, (int)getpid());
+	if (mkdir(cg, 0755) && errno != EEXIST) {
+		ret = -errno;
+		cg[0] = '\0';
+		return ret;
+	}
+	ret = memcg_write(cg, "memory.max", max);
+	if (ret) {
+		rmdir(cg);
+		cg[0] = '\0';
+	}
+	return ret;
+}
+
+/* Move the calling process into cgroup @cg. 0 or -errno. */
+static inline int memcg_enter(const char *cg)
+{
+	return memcg_write(cg, "cgroup.procs", "0");
+}
+
+/*
+ * Move the calling process back to the root cgroup and remove @cg (a
+ * process that was killed in it may take a moment to leave it). Empties
+ * @cg. 0 or -errno.
+ */
+static inline int memcg_remove(char *cg)
+{
+	int ret, tries = 200;
+
+	memcg_write(MEMCG_ROOT, "cgroup.procs", "0");
+	while ((ret = rmdir(cg) ? -errno : 0) == -EBUSY && --tries)
+		usleep(10000);
+	cg[0] = '\0';
+	return ret;
+}
+
+/* Why the kernel cannot swap (no /proc/swaps), or NULL when it can. */
+static inline const char *no_swap_why(void)
+{
+	return access("/proc/swaps", F_OK) ?
+	       "kernel lacks swap (CONFIG_SWAP)" : NULL;
+}
+
 /* The range, filled with its pattern, moved into @self->state. */
 static inline int ia_enter(struct _test_data_ia *self)
 {
@@ -459,6 +618,8 @@ FIXTURE_TEARDOWN(ia)
 		EXPECT_EQ(0, close(self->fd));
 	free(self->out);
 	unhold_pages(self);
+	if (self->cg[0])
+		EXPECT_EQ(0, memcg_remove(self->cg));
 }
 
 /* 0 or -errno. */
