@@ -860,6 +860,19 @@ void dmirror_migrate_evict_mm(struct dmirror *dm)
 }
 
 /*
+ * The page of a CPU fault stayed on the device: someone else holds it for
+ * now (another thread's device copy, migration or eviction), and the CPU
+ * will fault on it again. Let the holder run first: a thread that faulted
+ * again at once would, on one CPU and at a higher real-time priority than
+ * the holder, retry forever while the holder never runs. One tick, cut
+ * short by a fatal signal.
+ */
+static void dmirror_fault_backoff(void)
+{
+	schedule_timeout_killable(1);
+}
+
+/*
  * One migration of a CPU fault: the @nr pages (1, or a whole large folio
  * as a compound unit, with @b) around vmf->address; @base_ok and @thp:
  * see dmirror_migrate_to_ram(). A large folio that stays for want of a
@@ -903,6 +916,8 @@ static vm_fault_t dmirror_migrate_fault_window(struct vm_fault *vmf,
 		dmirror_split_fault(mdev, vmf);
 		return 0;
 	}
+	if (!st && !moved)
+		dmirror_fault_backoff();
 	return st ? VM_FAULT_OOM : 0;
 }
 
@@ -925,8 +940,9 @@ static vm_fault_t dmirror_migrate_fault_window(struct vm_fault *vmf,
  * folio: the CPU faults again, on the PMD at once while the split is
  * pending, then on a base page (DOC: splitting large device folios). A
  * page that cannot be migrated right now (busy, racing) is left for the
- * CPU to fault on again. FAIL_ALLOC is not consulted: a device page
- * records its device, not a file.
+ * CPU to fault on again, after a tick's pause (dmirror_fault_backoff()).
+ * FAIL_ALLOC is not consulted: a device page records its device, not a
+ * file.
  *
  * Return: 0, VM_FAULT_OOM or VM_FAULT_SIGBUS.
  */

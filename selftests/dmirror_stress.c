@@ -1725,6 +1725,27 @@ static void *thread_main(void *arg)
 }
 
 /* Print what a stuck task is doing: state, CPU time, syscall, wchan. */
+/* Where in the kernel @pid is, on kernels with CONFIG_STACKTRACE. */
+static void show_stack(pid_t pid)
+{
+	char path[64], buf[2048], *line, *save;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stack", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		say("#   %s: %s", path, line);
+}
+
 static void show_task(pid_t pid)
 {
 	static const char * const what[] = { "stat", "syscall", "wchan" };
@@ -1746,6 +1767,7 @@ static void show_task(pid_t pid)
 		buf[strcspn(buf, "\n")] = 0;
 		say("#   %s: %s", path, buf);
 	}
+	show_stack(pid);
 }
 
 /*
