@@ -73,6 +73,20 @@
  * reference on their device, and device pages point at their chunk (the
  * pgmap), never at a file, so no device page outlives what it points at.
  *
+ * Device memory is the lowest layer but one (DOC: layers in dmirror.h):
+ * it calls nothing above it. The one thing it needs from above, moving a
+ * page home when the CPU touches it, is the pgmap's migrate_to_ram, which
+ * the core calls, not this file: the pgmap points at our trampoline, which
+ * calls @ops->migrate_to_ram, the table the device's creator (chardev.c)
+ * passes to dmirror_devmem_init(). That is sound because the pointer is
+ * set before the first chunk (so the first device page) exists and never
+ * changes, and the table is constant data of this module, which outlives
+ * every page (unload empties the chunks). The trampoline takes no lock: the
+ * callee runs with what the core holds for a fault (mmap_lock or the VMA
+ * lock, a reference on the page, on 7.3 its lock), as it always did. No
+ * path of this file waits for the callee: eviction moves pages home itself
+ * (migrate_device_range(), dmirror_copy_device_to_page()).
+ *
  * Locking: @lock (a spinlock, taken with interrupts off because the free
  * callback may run wherever a page reference is dropped) protects the
  * bitmaps, block ages, page records and counts; @chunk_lock (a mutex)
@@ -163,6 +177,20 @@ void *dmirror_devmem_page_data(struct page *page)
 	return chunk->vram + ((page_to_pfn(page) - chunk->base_pfn) << PAGE_SHIFT);
 }
 
+/**
+ * dmirror_copy_device_to_page() - copy a device page's contents into a
+ * system page
+ * @spage: the device page (private or coherent) of one of our devices
+ * @dpage: the system page
+ */
+void dmirror_copy_device_to_page(struct page *spage, struct page *dpage)
+{
+	void *dst = kmap_local_page(dpage);
+
+	dmirror_copy_data(dst, dmirror_devmem_page_data(spage));
+	kunmap_local(dst);
+}
+
 /*
  * The core dropped the last reference: give the @nr pages from @page back
  * (one base page, or a whole block for a large folio).
@@ -187,9 +215,20 @@ static void dmirror_devmem_free_pages(struct page *page, unsigned long nr)
 
 DMIRROR_DEFINE_PGMAP_FREE(dmirror_pgmap_free, dmirror_devmem_free_pages)
 
+/*
+ * A CPU fault on a device-private page: the layer above moves it home
+ * (mem->ops, see DOC: device memory).
+ */
+static vm_fault_t dmirror_devmem_migrate_to_ram(struct vm_fault *vmf)
+{
+	struct dmirror_device *mdev = dmirror_page_chunk(vmf->page)->mdev;
+
+	return mdev->mem.ops->migrate_to_ram(vmf);
+}
+
 static const struct dev_pagemap_ops dmirror_devmem_ops = {
 	.DMIRROR_PGMAP_FREE_OP	= dmirror_pgmap_free,
-	.migrate_to_ram		= dmirror_migrate_to_ram,
+	.migrate_to_ram		= dmirror_devmem_migrate_to_ram,
 };
 
 static void dmirror_chunk_free(struct dmirror_chunk *chunk)
@@ -917,6 +956,8 @@ int dmirror_devmem_release(struct dmirror_device *mdev, bool wait)
 /**
  * dmirror_devmem_init() - set up the device memory of @mdev
  * @mdev: a device being created
+ * @ops:  what a CPU fault on one of its pages calls (see DOC: device
+ *        memory); static data of the module, set before any page exists
  *
  * A private device starts empty and grows on demand. A coherent device's
  * capacity is its reserved window, mapped now so that a window the kernel
@@ -924,12 +965,14 @@ int dmirror_devmem_release(struct dmirror_device *mdev, bool wait)
  *
  * Return: 0 or a negative errno.
  */
-int dmirror_devmem_init(struct dmirror_device *mdev)
+int dmirror_devmem_init(struct dmirror_device *mdev,
+			const struct dmirror_devmem_ops *ops)
 {
 	struct dmirror_devmem *mem = &mdev->mem;
 	u64 capacity = (u64)devmem_mib << 20;
 	int ret;
 
+	mem->ops = ops;
 	spin_lock_init(&mem->lock);
 	dmirror_split_init(mdev);
 	mutex_init(&mem->chunk_lock);

@@ -15,6 +15,7 @@
 #include <linux/mm_types.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
+#include <linux/sched/signal.h>
 #include <linux/string.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
@@ -58,7 +59,7 @@
  *
  * Lock order (outermost first):
  *
- * 1. dmirror_coherent_sem (exclusive.c): EXCLUSIVE (write) against
+ * 1. dmirror_coherent_sem (migrate.c): EXCLUSIVE (write) against
  *    migrations to device-coherent memory (read).
  * 2. dmirror_mm_mutex (mm.c): the files count and debugfs directory of
  *    every dmirror_mm. Held only around that bookkeeping: never across
@@ -255,7 +256,18 @@ struct dmirror_split_queue {
 };
 
 /**
+ * struct dmirror_devmem_ops - what device memory asks of the layers above
+ * @migrate_to_ram: the CPU touched a device-private page: move it to
+ *                  system memory (the pgmap's migrate_to_ram; see DOC:
+ *                  device memory in devmem.c)
+ */
+struct dmirror_devmem_ops {
+	vm_fault_t (*migrate_to_ram)(struct vm_fault *vmf);
+};
+
+/**
  * struct dmirror_devmem - the device memory of one device (devmem.c)
+ * @ops:        the upper layers' operations, set at init, never changed
  * @lock:       protects the chunks' bitmaps, blocks and counts, @chunks
  *              slots and @stamp
  * @chunk_lock: serialises adding and removing chunks
@@ -265,6 +277,7 @@ struct dmirror_split_queue {
  * @split:      large device folios CPU faults want split (split.c)
  */
 struct dmirror_devmem {
+	const struct dmirror_devmem_ops *ops;
 	spinlock_t lock;		/* bitmaps, blocks, @chunks slots */
 	struct mutex chunk_lock;	/* adding and removing chunks */
 	struct dmirror_chunk *chunks[DMIRROR_MAX_CHUNKS];
@@ -379,6 +392,29 @@ static inline void *dmirror_pt_entry(struct page *page, unsigned int access)
 	return xa_tag_pointer(page, access);
 }
 
+/* The page and the access (DMIRROR_PT_*) of a device page-table entry. */
+static inline struct page *dmirror_pt_page(void *entry)
+{
+	return xa_untag_pointer(entry);
+}
+
+static inline unsigned int dmirror_pt_access(void *entry)
+{
+	return xa_pointer_tag(entry);
+}
+
+/*
+ * Between two steps of a loop whose length the request decides: give the
+ * CPU away, and stop for a fatal signal. Return: 0 or -EINTR.
+ */
+static inline int dmirror_loop_check(void)
+{
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	cond_resched();
+	return 0;
+}
+
 /*
  * Copy one page of data. Device storage, kernel mappings of pages and
  * the bounce buffer are page aligned, and then copy_page() is the kernel's
@@ -394,6 +430,10 @@ static inline void dmirror_copy_data(void *dst, const void *src)
 		memcpy(dst, src, PAGE_SIZE);
 }
 
+/* registry.c */
+void dmirror_registry_set(unsigned int id, struct dmirror_device *mdev);
+struct dmirror_device *dmirror_registry_get(unsigned int id);
+
 /* stats.c */
 void dmirror_stat_add(struct dmirror *dm, enum dmirror_stat stat, s64 n);
 int dmirror_debugfs_init(void);
@@ -407,20 +447,12 @@ struct dmirror_mm *dmirror_mm_get(struct mm_struct *mm);
 void dmirror_mm_put(struct dmirror_mm *dmm);
 void dmirror_mm_add_mirror(struct dmirror_mm *dmm, struct dmirror *dm);
 void dmirror_mm_del_mirror(struct dmirror_mm *dmm, struct dmirror *dm);
-int dmirror_mm_nonblock_selftest(struct dmirror_mm *dmm);
 
-/* mirror.c */
-struct dmirror *dmirror_mirror_create(struct dmirror_device *mdev);
-void dmirror_mirror_destroy(struct dmirror *dm);
+/* pagetable.c */
+int dmirror_mirror_notifier_insert(struct dmirror *dm);
 void dmirror_mirror_zap_all(struct dmirror *dm);
 bool dmirror_mirror_lock_for_invalidate(struct dmirror *dm,
 					const struct mmu_notifier_range *range);
-int dmirror_mirror_read(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
-int dmirror_mirror_read_unlocked(struct dmirror *dm,
-				 struct hmm_dmirror_cmd *cmd);
-int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
-int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
-int dmirror_mirror_copy_out(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 int dmirror_mirror_store(struct dmirror_watch *w, unsigned long addr,
 			 struct page *page, unsigned int access,
 			 unsigned long seq);
@@ -431,14 +463,35 @@ void dmirror_mirror_forget_filled(struct dmirror_device *mdev,
 				  struct mm_struct *mm,
 				  const struct migrate_vma *args);
 
+/* devfault.c */
+int dmirror_devfault(struct dmirror *dm, unsigned long *pfns,
+		     unsigned long start, unsigned long end, bool write,
+		     bool unlocked);
+int dmirror_devfault_own(struct dmirror *dm, unsigned long *pfns,
+			 unsigned long start, unsigned long end);
+
+/* datapath.c */
+int dmirror_mirror_read(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+int dmirror_mirror_read_unlocked(struct dmirror *dm,
+				 struct hmm_dmirror_cmd *cmd);
+int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+int dmirror_mirror_copy_out(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+
+/* mirror.c */
+struct dmirror *dmirror_mirror_create(struct dmirror_device *mdev);
+void dmirror_mirror_destroy(struct dmirror *dm);
+
 /* compat_fault.c */
 int dmirror_compat_range_fault_unlocked(struct hmm_range *range);
 
 /* devmem.c */
 int dmirror_devmem_check_params(void);
-int dmirror_devmem_init(struct dmirror_device *mdev);
+int dmirror_devmem_init(struct dmirror_device *mdev,
+			const struct dmirror_devmem_ops *ops);
 int dmirror_devmem_release(struct dmirror_device *mdev, bool wait);
 void *dmirror_devmem_page_data(struct page *page);
+void dmirror_copy_device_to_page(struct page *spage, struct page *dpage);
 unsigned int dmirror_devmem_alloc(struct dmirror_device *mdev,
 				  struct page **pages, unsigned int n,
 				  const struct dmirror_span *req);
@@ -464,15 +517,14 @@ void dmirror_split_fault(struct dmirror_device *mdev, struct vm_fault *vmf);
 int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 int dmirror_migrate_to_sys(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 void dmirror_migrate_evict_mm(struct dmirror *dm);
+void dmirror_coherent_exclude_begin(void);
+void dmirror_coherent_exclude_end(void);
 vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf);
-void dmirror_copy_device_to_page(struct page *spage, struct page *dpage);
 void dmirror_migrate_coherent_home(struct mm_struct *mm, unsigned long start,
 				   unsigned long end);
 
 /* exclusive.c */
 int dmirror_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
-void dmirror_coherent_migrate_begin(void);
-void dmirror_coherent_migrate_end(void);
 int dmirror_check_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 
 /* mmap.c */
@@ -484,7 +536,6 @@ int dmirror_snapshot(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 /* chardev.c */
 int dmirror_chardev_init(void);
 void dmirror_chardev_exit(void);
-struct dmirror_device *dmirror_chardev_device(unsigned int id);
 int dmirror_chardev_add(unsigned int id, enum hmm_dmirror_memory_type mtype,
 			phys_addr_t spm_base);
 

@@ -7,6 +7,7 @@
 #include <linux/memremap.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
+#include <linux/rwsem.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -87,6 +88,33 @@
 /* The pause before the next pass, for whoever held a page to let go. */
 #define DMIRROR_TO_DEV_PAUSE_MS	10
 
+/*
+ * Migrations to device-coherent memory (read) against EXCLUSIVE (write):
+ * see DOC: device-exclusive access in exclusive.c.
+ */
+static DECLARE_RWSEM(dmirror_coherent_sem);
+
+/**
+ * dmirror_coherent_exclude_begin() - no page may become device-coherent
+ * until dmirror_coherent_exclude_end()
+ *
+ * For EXCLUSIVE (DOC: device-exclusive access in exclusive.c): waits for
+ * the migrations to coherent memory that run, and holds off new ones.
+ * Context: process context, before taking the mmap lock.
+ */
+void dmirror_coherent_exclude_begin(void)
+{
+	down_write(&dmirror_coherent_sem);
+}
+
+/**
+ * dmirror_coherent_exclude_end() - undo dmirror_coherent_exclude_begin()
+ */
+void dmirror_coherent_exclude_end(void)
+{
+	up_write(&dmirror_coherent_sem);
+}
+
 /* Whether migrations of @mdev ask the core for compound units. */
 static unsigned long dmirror_migrate_compound(struct dmirror_device *mdev)
 {
@@ -129,15 +157,6 @@ static unsigned long dmirror_migrate_window_end(unsigned long addr,
 						struct vm_area_struct *vma)
 {
 	return min3(end, vma->vm_end, ALIGN_DOWN(addr, PMD_SIZE) + PMD_SIZE);
-}
-
-/* Copy a device page's contents into a system page. */
-void dmirror_copy_device_to_page(struct page *spage, struct page *dpage)
-{
-	void *dst = kmap_local_page(dpage);
-
-	dmirror_copy_data(dst, dmirror_devmem_page_data(spage));
-	kunmap_local(dst);
 }
 
 /* Copy a system page (or zeros for NULL) into a device page. */
@@ -517,13 +536,13 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	for (pass = 1; ; pass++) {
 		status = 0;
 		if (coherent)
-			dmirror_coherent_migrate_begin();
+			down_read(&dmirror_coherent_sem);
 		mmap_read_lock(dm->mm);
 		ret = dmirror_migrate_dev_pass(dm, b, start, end, &status,
 					       &moved);
 		mmap_read_unlock(dm->mm);
 		if (coherent)
-			dmirror_coherent_migrate_end();
+			up_read(&dmirror_coherent_sem);
 		if (!ret)
 			ret = dmirror_mirror_readback(dm, cmd);
 		if (!dmirror_migrate_dev_again(ret, status, pass))
@@ -802,7 +821,7 @@ void dmirror_migrate_coherent_home(struct mm_struct *mm, unsigned long start,
 	unsigned int id;
 
 	for (id = DMIRROR_NPRIVATE; id < DMIRROR_NDEVICES; id++) {
-		struct dmirror_device *mdev = dmirror_chardev_device(id);
+		struct dmirror_device *mdev = dmirror_registry_get(id);
 
 		if (!mdev || !atomic64_read(&mdev->stats.val[DMIRROR_STAT_RESIDENT]))
 			continue;
