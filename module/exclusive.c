@@ -25,10 +25,10 @@
  * since (the page lock the core hands us keeps the CPU from restoring the
  * mapping, but not MADV_DONTNEED or munmap from zapping it); otherwise the
  * page is converted again. The sequence is that of a watch over the
- * range of the request (DOC: device page table in mirror.c), inserted
+ * range of the request (DOC: device page table in pagetable.c), inserted
  * before the mmap lock is taken, so only invalidations of the range make
  * a page convert again. The conversion's own MMU_NOTIFY_EXCLUSIVE
- * event is skipped by this device's mirrors (mirror.c); a page that is
+ * event is skipped by this device's mirrors (pagetable.c); a page that is
  * already exclusive is first given back to the CPU by a write fault, since
  * the conversion would do that inside the checked window. Any later
  * invalidation of the page (the CPU restoring its mapping, fork, mprotect,
@@ -60,7 +60,7 @@
  * do not count a device-exclusive entry as a mapping, so a coherent page
  * under one can be neither evicted nor safely freed (RELEASE would fail,
  * then walk a stale anon_vma). Only MIGRATE_TO_DEV to a coherent device
- * makes coherent pages, and it holds dmirror_coherent_sem (migrate.c) for
+ * makes coherent pages, and it holds dmirror_coherent_sem (migrate_dev.c) for
  * reading; EXCLUSIVE holds it for writing (dmirror_coherent_exclude_begin()),
  * so no page of its range can become
  * coherent between the check and the conversion (mremap, the other way
