@@ -25,13 +25,12 @@
  * callback here, which gives it back to its chunk's bitmap under
  * mem->lock (irq-safe: the last reference can go anywhere).
  *
- * Device memory is the lowest layer but the leaves (DOC: layers in
- * dmirror.h):
- * it calls nothing above it. The one thing it needs from above, moving a
- * page home when the CPU touches it, is the pgmap's migrate_to_ram, which
- * the core calls, not this file: the pgmap points at our trampoline, which
- * calls @ops->migrate_to_ram, the table the device's creator (chardev.c)
- * passes to dmirror_devmem_init(). That is sound because the pointer is
+ * Device memory is the lowest layer above the leaves (DOC: layers in
+ * dmirror.h): it calls nothing above it. The one thing it needs from
+ * above, moving a page home when the CPU touches it, is the pgmap's
+ * migrate_to_ram, which the core calls, not this file: the pgmap points
+ * at our trampoline, which calls mem->ops->migrate_to_ram, the table the
+ * device's creator (chardev.c) passes to dmirror_devmem_init(). That is sound because the pointer is
  * set before the first chunk (so the first device page) exists and never
  * changes, and the table is constant data of this module, which outlives
  * every page (unload empties the chunks). The trampoline takes no lock: the
@@ -43,23 +42,17 @@
 
 /* Device memory size of the emulated devices, per device. */
 static unsigned int devmem_mib = 256;
-
 module_param(devmem_mib, uint, 0444);
-
 MODULE_PARM_DESC(devmem_mib,
 		 "Capacity of each device-private device in MiB (default 256); a full device evicts to system memory");
 
 static unsigned int chunk_mib = 64;
-
 module_param(chunk_mib, uint, 0444);
-
 MODULE_PARM_DESC(chunk_mib,
 		 "Device memory is added in chunks of this many MiB (default 64; a power of two, 2..devmem_mib)");
 
 static bool thp_migration = true;
-
 module_param(thp_migration, bool, 0444);
-
 MODULE_PARM_DESC(thp_migration,
 		 "Migrate PMD-sized THPs into device-private memory as one device folio (default Y); reads N when the kernel lacks compound device-private migration");
 

@@ -26,7 +26,6 @@
 
 /* Passes of MIGRATE_TO_DEV over a range whose pages did not all move. */
 #define DMIRROR_TO_DEV_PASSES	3
-
 /* The pause before the next pass, for whoever held a page to let go. */
 #define DMIRROR_TO_DEV_PAUSE_MS	10
 
