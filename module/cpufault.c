@@ -11,6 +11,16 @@
 #include "dmirror_trace.h"
 #include "migrate.h"
 
+/**
+ * DOC: CPU faults
+ *
+ * The core calls dmirror_migrate_to_ram() through the pgmap (chunk.c,
+ * mem->ops) with the fault's locks and a reference on the device page.
+ * It owns no state: it migrates with the steps of DOC: migration
+ * (migrate.c) and the allocation of migrate_sys.c, and hands a large
+ * folio it cannot move whole to split.c.
+ */
+
 /*
  * One migration of a CPU fault: the @nr pages (1, or a whole large folio
  * as a compound unit, with @b) around vmf->address; @base_ok and @thp:

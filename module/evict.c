@@ -11,6 +11,20 @@
 #include "dmirror.h"
 #include "dmirror_trace.h"
 
+/**
+ * DOC: eviction
+ *
+ * Eviction owns no state: it moves device pages home with
+ * migrate_device_range() and dmirror_copy_device_to_page(), by block age
+ * (room for a migration, devmem.c), by the mm a page was recorded for (a
+ * closing file) or by pfn range (RELEASE and unload). It holds
+ * mem->chunk_lock while it migrates, so the chunk it works on stays, and
+ * mem->lock only to read the bitmaps and records (DOC: device memory in
+ * devmem.c). Device pages are only trylocked, so it may run under the
+ * page locks and mmap_lock of a migration that needs room; a page it
+ * cannot take now stays, with its data.
+ */
+
 /*
  * The in-use block allocated longest ago after the one stamped @floor
  * (0: any): its chunk, its first page's index there, and its stamp.

@@ -15,6 +15,15 @@
 #include "dmirror_trace.h"
 #include "migrate.h"
 
+/**
+ * DOC: migration to system memory
+ *
+ * MIGRATE_TO_SYS, the coherent pages EXCLUSIVE sends home, and the pages a
+ * closing file's mm put on its device (by the device's page records,
+ * dmirror_devmem_evict_mm()). No state of its own: the windows, the two
+ * steps and the locking are those of DOC: migration in migrate.c.
+ */
+
 /*
  * Copy @n device pages to system pages. Several go through one contiguous
  * kernel mapping of the system pages (under QEMU TCG, stores through it
