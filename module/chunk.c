@@ -30,13 +30,14 @@
  * above, moving a page home when the CPU touches it, is the pgmap's
  * migrate_to_ram, which the core calls, not this file: the pgmap points
  * at our trampoline, which calls mem->ops->migrate_to_ram, the table the
- * device's creator (chardev.c) passes to dmirror_devmem_init(). That is sound because the pointer is
- * set before the first chunk (so the first device page) exists and never
- * changes, and the table is constant data of this module, which outlives
- * every page (unload empties the chunks). The trampoline takes no lock: the
- * callee runs with what the core holds for a fault (mmap_lock or the VMA
- * lock, a reference on the page, on 7.3 its lock), as it always did. No
- * path of this file waits for the callee: eviction moves pages home itself
+ * device's creator (chardev.c) passes to dmirror_devmem_init(). That is
+ * sound because the pointer is set before the first chunk (so the first
+ * device page) exists and never changes, and the table is constant data
+ * of this module, which outlives every page (unload empties the chunks).
+ * The trampoline takes no lock: the callee runs with what the core holds
+ * for a fault (mmap_lock or the VMA lock, a reference on the page, on 7.3
+ * its lock), as it always did. No path of this file waits for the callee:
+ * eviction moves pages home itself
  * (migrate_device_range(), dmirror_copy_device_to_page()).
  */
 
