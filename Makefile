@@ -18,7 +18,7 @@ KREL = $(shell $(MAKE) -s -C $(KDIR) kernelrelease)
 DEPMOD_BASE = $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH))
 
 .PHONY: all modules kdir-check clean install selftests check run lint help
-.PHONY: tools uninstall dkms-install dkms-remove bench mutants
+.PHONY: tools uninstall dkms-install dkms-remove bench mutants layers
 
 all: modules
 
@@ -93,6 +93,11 @@ run:
 lint:
 	@$(REPO)/scripts/lint.sh
 
+# The call graph among module/*.c (from the objects' symbols): no cycle,
+# no call to a higher layer (module/dmirror.h, DOC: layers).
+layers:
+	@$(REPO)/scripts/layers.sh
+
 # Migration benchmark, hmm_dmirror vs the kernel's test_hmm in one boot per
 # kernel (BENCH_KVERS, default the newest); BENCH_FLAGS go to scripts/bench.
 bench:
@@ -120,7 +125,9 @@ help:
 	@echo '  run        boot the newest test kernel with the module loaded:'
 	@echo '             a shell, or CMD='"'"'...'"'"' and its exit status (KVER=, FLAVOR=,'
 	@echo '             KSRC=, KCONFIG=, KCONFIG_EXTRA=; GDB=1 waits for gdb)'
-	@echo '  lint       checkpatch --strict, W=1 and sparse builds on every kernel'
+	@echo '  lint       checkpatch --strict, W=1 and sparse builds on every kernel,'
+	@echo '             the layers check'
+	@echo '  layers     call graph among module/*.c: no cycle, no call upward'
 	@echo '  mutants    run make check against deliberately broken variants;'
 	@echo '             each must be killed (MUTANTS_KVER=, MUTANTS="name ...")'
 	@echo '  bench      migration benchmark vs the kernel'"'"'s test_hmm, same boot'

@@ -22,8 +22,7 @@
  * /sys/class/hmm_dmirror/ and never collide in sysfs with anything else.
  * Nodes are created by devtmpfs with its default mode, 0600 root.
  *
- * dmirror_devices[] is written only at load and unload, when no file can be
- * open, so it needs no lock.
+ * The table of devices by number is registry.c's.
  */
 
 static struct class dmirror_class = {
@@ -31,7 +30,6 @@ static struct class dmirror_class = {
 };
 
 static dev_t dmirror_devt;
-static struct dmirror_device *dmirror_devices[DMIRROR_NDEVICES];
 
 static int dmirror_open(struct inode *inode, struct file *filp)
 {
@@ -48,7 +46,11 @@ static int dmirror_open(struct inode *inode, struct file *filp)
 
 static int dmirror_release(struct inode *inode, struct file *filp)
 {
-	dmirror_mirror_destroy(filp->private_data);
+	struct dmirror *dm = filp->private_data;
+
+	/* The pages this file's mm put on the device go back first. */
+	dmirror_migrate_evict_mm(dm);
+	dmirror_mirror_destroy(dm);
 	return 0;
 }
 
@@ -61,21 +63,14 @@ static const struct file_operations dmirror_fops = {
 	.mmap		= dmirror_mmap,
 };
 
+/* What device memory calls up for (DOC: device memory in devmem.c). */
+static const struct dmirror_devmem_ops dmirror_chardev_devmem_ops = {
+	.migrate_to_ram	= dmirror_migrate_to_ram,
+};
+
 static void dmirror_device_release(struct device *dev)
 {
 	kfree(container_of(dev, struct dmirror_device, dev));
-}
-
-/**
- * dmirror_chardev_device() - the device with number @id
- * @id: device number
- *
- * Context: while a file of this module is open (the table cannot change).
- * Return: the device, or NULL if there is none with that number.
- */
-struct dmirror_device *dmirror_chardev_device(unsigned int id)
-{
-	return id < DMIRROR_NDEVICES ? dmirror_devices[id] : NULL;
 }
 
 /**
@@ -110,7 +105,7 @@ int dmirror_chardev_add(unsigned int id, enum hmm_dmirror_memory_type mtype,
 	ret = dev_set_name(&mdev->dev, "hmm_dmirror%u", id);
 	if (ret)
 		goto err_put;
-	ret = dmirror_devmem_init(mdev);
+	ret = dmirror_devmem_init(mdev, &dmirror_chardev_devmem_ops);
 	if (ret)
 		goto err_put;
 
@@ -120,7 +115,7 @@ int dmirror_chardev_add(unsigned int id, enum hmm_dmirror_memory_type mtype,
 	if (ret)
 		goto err_devmem;
 
-	dmirror_devices[id] = mdev;
+	dmirror_registry_set(id, mdev);
 	dmirror_debugfs_add_device(mdev);
 	return 0;
 
@@ -164,11 +159,11 @@ void dmirror_chardev_exit(void)
 	unsigned int id;
 
 	for (id = 0; id < DMIRROR_NDEVICES; id++) {
-		struct dmirror_device *mdev = dmirror_devices[id];
+		struct dmirror_device *mdev = dmirror_registry_get(id);
 
 		if (!mdev)
 			continue;
-		dmirror_devices[id] = NULL;
+		dmirror_registry_set(id, NULL);
 		/* No file is open; pages may still be mapped by processes. */
 		dmirror_devmem_release(mdev, true);
 		debugfs_remove(mdev->debugfs);

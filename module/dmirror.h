@@ -15,6 +15,7 @@
 #include <linux/mm_types.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
+#include <linux/sched/signal.h>
 #include <linux/string.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
@@ -40,8 +41,8 @@
  * mmu_notifier_synchronize().
  *
  * struct dmirror - one open file: a mirror of one mm on one device
- * (mirror.c). It owns the device page table (@pt) and the interval notifier
- * that keeps it coherent with the CPU page tables. A request that reads
+ * (mirror.c). It owns the device page table (@pt, pagetable.c) and the
+ * interval notifier that keeps it coherent with the CPU page tables. A request that reads
  * the CPU page tables does so under a watch (struct dmirror_watch, on the
  * caller's stack): a second interval notifier, over its range only, that
  * lives as long as the request needs it. It holds an mmgrab()
@@ -58,7 +59,7 @@
  *
  * Lock order (outermost first):
  *
- * 1. dmirror_coherent_sem (exclusive.c): EXCLUSIVE (write) against
+ * 1. dmirror_coherent_sem (migrate_dev.c): EXCLUSIVE (write) against
  *    migrations to device-coherent memory (read).
  * 2. dmirror_mm_mutex (mm.c): the files count and debugfs directory of
  *    every dmirror_mm. Held only around that bookkeeping: never across
@@ -68,7 +69,7 @@
  * 3. mmap_lock of the mm (taken by mmu_notifier_get(), hmm_range_fault(),
  *    migrations).
  * 4. page locks (migration, the CPU fault handler).
- * 5. dmirror_devmem.chunk_lock (devmem.c): adding and removing chunks, and
+ * 5. dmirror_devmem.chunk_lock (chunk.c): adding and removing chunks, and
  *    every eviction, which only trylocks device pages; a migration to the
  *    device takes it to add a chunk or make room, holding 3 and 4.
  * 6. dmirror_device.mirrors_lock: the device's list of mirrors.
@@ -88,6 +89,45 @@
  * where waiting for one would break the order above (under page locks, or
  * another mm's mmap_lock); it read-trylocks the anon_vma of a folio it
  * holds locked, as the kernel's rmap walk does.
+ */
+
+/**
+ * DOC: layers
+ *
+ * The files of the module form layers, lowest first. A file calls (or
+ * refers to data of) files of its own layer and of lower layers only, and
+ * no call path leads from a file back to itself. scripts/layers.sh (make
+ * layers, part of make lint) reads this table and checks both against the
+ * symbols the object files define and use.
+ *
+ * L0 leaves: stats.c trace.c compat_fault.c registry.c
+ * L1 device memory: split.c chunk.c evict.c devmem.c
+ * L2 device page table: pagetable.c mm.c mirror.c devfault.c datapath.c
+ *    snapshot.c
+ * L3 migration and exclusive access: migrate.c migrate_dev.c
+ *    migrate_sys.c cpufault.c exclusive.c
+ * L4 user interface: ioctl.c mmap.c chardev.c main.c
+ *
+ * L0: counters and debugfs, tracepoints, the kernel-version shims that
+ * need a file, the table of devices by number; anyone may call them, they
+ * call nothing of ours. L1: chunks of ZONE_DEVICE memory and their pgmap
+ * callbacks (chunk.c), the page allocator (devmem.c), eviction, which
+ * moves pages home by itself with migrate_device_range() (evict.c), and
+ * the splitting of large device folios (split.c). L2: a file's device page
+ * table and the notifiers that keep it coherent (pagetable.c), the per-mm
+ * state (mm.c), a mirror's lifetime (mirror.c), device faults
+ * (devfault.c), READ/WRITE and the read-back (datapath.c), SNAPSHOT.
+ * L3: migration to the device and back, the CPU fault on a device page,
+ * EXCLUSIVE. L4: the ioctl dispatch, mmap of the device, the character
+ * devices and module init, which wire the layers together.
+ *
+ * One call goes up: the core's CPU fault on a device-private page calls
+ * the pgmap's migrate_to_ram, which chunk.c owns and which must move the
+ * page with the migration code of L3. chunk.c calls it through
+ * dmirror_devmem.ops, the table chardev.c hands to dmirror_devmem_init()
+ * (DOC: device memory chunks in chunk.c says why that is sound). No lower
+ * layer waits for an upper one through it: device memory never calls it
+ * itself, only the core does, holding what any fault holds.
  */
 
 /* Number of device nodes the module can create: 2 private + 2 coherent. */
@@ -182,7 +222,7 @@ struct dmirror_page_rec {
 };
 
 /**
- * struct dmirror_chunk - one range of device memory (devmem.c)
+ * struct dmirror_chunk - one range of device memory (chunk.c)
  * @pgmap:       the ZONE_DEVICE pagemap; its owner is the device
  * @mdev:        the device (reference held)
  * @res:         the physical address range
@@ -221,6 +261,13 @@ struct dmirror_chunk {
 	bool coherent;
 };
 
+/* The chunk a device page of ours belongs to. */
+static inline struct dmirror_chunk *dmirror_page_chunk(struct page *page)
+{
+	return container_of(dmirror_page_pgmap(page), struct dmirror_chunk,
+			    pgmap);
+}
+
 /* Mappings of one large device folio a split request remembers. */
 #define DMIRROR_SPLIT_WAYS	4
 /* Split requests of CPU faults a device keeps at once. */
@@ -255,7 +302,18 @@ struct dmirror_split_queue {
 };
 
 /**
+ * struct dmirror_devmem_ops - what device memory asks of the layers above
+ * @migrate_to_ram: the CPU touched a device-private page: move it to
+ *                  system memory (the pgmap's migrate_to_ram; see DOC:
+ *                  device memory in devmem.c)
+ */
+struct dmirror_devmem_ops {
+	vm_fault_t (*migrate_to_ram)(struct vm_fault *vmf);
+};
+
+/**
  * struct dmirror_devmem - the device memory of one device (devmem.c)
+ * @ops:        the upper layers' operations, set at init, never changed
  * @lock:       protects the chunks' bitmaps, blocks and counts, @chunks
  *              slots and @stamp
  * @chunk_lock: serialises adding and removing chunks
@@ -265,6 +323,7 @@ struct dmirror_split_queue {
  * @split:      large device folios CPU faults want split (split.c)
  */
 struct dmirror_devmem {
+	const struct dmirror_devmem_ops *ops;
 	spinlock_t lock;		/* bitmaps, blocks, @chunks slots */
 	struct mutex chunk_lock;	/* adding and removing chunks */
 	struct dmirror_chunk *chunks[DMIRROR_MAX_CHUNKS];
@@ -350,7 +409,7 @@ struct dmirror {
 
 /**
  * struct dmirror_watch - a temporary interval notifier over the range one
- * request reads the CPU page tables of (mirror.c)
+ * request reads the CPU page tables of (pagetable.c)
  * @mni:   the notifier; its sequence decides whether what was read may be
  *         stored
  * @dm:    the mirror
@@ -379,6 +438,29 @@ static inline void *dmirror_pt_entry(struct page *page, unsigned int access)
 	return xa_tag_pointer(page, access);
 }
 
+/* The page and the access (DMIRROR_PT_*) of a device page-table entry. */
+static inline struct page *dmirror_pt_page(void *entry)
+{
+	return xa_untag_pointer(entry);
+}
+
+static inline unsigned int dmirror_pt_access(void *entry)
+{
+	return xa_pointer_tag(entry);
+}
+
+/*
+ * Between two steps of a loop whose length the request decides: give the
+ * CPU away, and stop for a fatal signal. Return: 0 or -EINTR.
+ */
+static inline int dmirror_loop_check(void)
+{
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	cond_resched();
+	return 0;
+}
+
 /*
  * Copy one page of data. Device storage, kernel mappings of pages and
  * the bounce buffer are page aligned, and then copy_page() is the kernel's
@@ -394,6 +476,10 @@ static inline void dmirror_copy_data(void *dst, const void *src)
 		memcpy(dst, src, PAGE_SIZE);
 }
 
+/* registry.c */
+void dmirror_registry_set(unsigned int id, struct dmirror_device *mdev);
+struct dmirror_device *dmirror_registry_get(unsigned int id);
+
 /* stats.c */
 void dmirror_stat_add(struct dmirror *dm, enum dmirror_stat stat, s64 n);
 int dmirror_debugfs_init(void);
@@ -407,20 +493,12 @@ struct dmirror_mm *dmirror_mm_get(struct mm_struct *mm);
 void dmirror_mm_put(struct dmirror_mm *dmm);
 void dmirror_mm_add_mirror(struct dmirror_mm *dmm, struct dmirror *dm);
 void dmirror_mm_del_mirror(struct dmirror_mm *dmm, struct dmirror *dm);
-int dmirror_mm_nonblock_selftest(struct dmirror_mm *dmm);
 
-/* mirror.c */
-struct dmirror *dmirror_mirror_create(struct dmirror_device *mdev);
-void dmirror_mirror_destroy(struct dmirror *dm);
+/* pagetable.c */
+int dmirror_mirror_notifier_insert(struct dmirror *dm);
 void dmirror_mirror_zap_all(struct dmirror *dm);
 bool dmirror_mirror_lock_for_invalidate(struct dmirror *dm,
 					const struct mmu_notifier_range *range);
-int dmirror_mirror_read(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
-int dmirror_mirror_read_unlocked(struct dmirror *dm,
-				 struct hmm_dmirror_cmd *cmd);
-int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
-int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
-int dmirror_mirror_copy_out(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 int dmirror_mirror_store(struct dmirror_watch *w, unsigned long addr,
 			 struct page *page, unsigned int access,
 			 unsigned long seq);
@@ -431,27 +509,56 @@ void dmirror_mirror_forget_filled(struct dmirror_device *mdev,
 				  struct mm_struct *mm,
 				  const struct migrate_vma *args);
 
+/* devfault.c */
+int dmirror_devfault(struct dmirror *dm, unsigned long *pfns,
+		     unsigned long start, unsigned long end, bool write,
+		     bool unlocked);
+int dmirror_devfault_own(struct dmirror *dm, unsigned long *pfns,
+			 unsigned long start, unsigned long end);
+
+/* datapath.c */
+int dmirror_mirror_read(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+int dmirror_mirror_read_unlocked(struct dmirror *dm,
+				 struct hmm_dmirror_cmd *cmd);
+int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+int dmirror_mirror_readback(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+int dmirror_mirror_copy_out(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+
+/* mirror.c */
+struct dmirror *dmirror_mirror_create(struct dmirror_device *mdev);
+void dmirror_mirror_destroy(struct dmirror *dm);
+
 /* compat_fault.c */
 int dmirror_compat_range_fault_unlocked(struct hmm_range *range);
 
-/* devmem.c */
+/* chunk.c */
 int dmirror_devmem_check_params(void);
-int dmirror_devmem_init(struct dmirror_device *mdev);
-int dmirror_devmem_release(struct dmirror_device *mdev, bool wait);
-void *dmirror_devmem_page_data(struct page *page);
-unsigned int dmirror_devmem_alloc(struct dmirror_device *mdev,
-				  struct page **pages, unsigned int n,
-				  const struct dmirror_span *req);
-void dmirror_devmem_set_addr(struct page *page, unsigned long addr,
-			     unsigned long nr);
 bool dmirror_devmem_large_enabled(void);
-struct page *dmirror_devmem_alloc_large(struct dmirror_device *mdev,
-					const struct mm_struct *mm);
+int dmirror_devmem_init(struct dmirror_device *mdev,
+			const struct dmirror_devmem_ops *ops);
+int dmirror_devmem_grow(struct dmirror_device *mdev);
+void dmirror_chunk_destroy(struct dmirror_chunk *chunk);
+void *dmirror_devmem_page_data(struct page *page);
+void dmirror_copy_device_to_page(struct page *spage, struct page *dpage);
+
+/* evict.c */
+bool dmirror_devmem_evict_oldest(struct dmirror_device *mdev,
+				 const struct dmirror_span *req, u64 *floor);
 unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 					 unsigned long first_pfn,
 					 unsigned long npages);
 long dmirror_devmem_evict_mm(struct dmirror_device *mdev,
 			     const struct mm_struct *mm);
+
+/* devmem.c */
+unsigned int dmirror_devmem_alloc(struct dmirror_device *mdev,
+				  struct page **pages, unsigned int n,
+				  const struct dmirror_span *req);
+void dmirror_devmem_set_addr(struct page *page, unsigned long addr,
+			     unsigned long nr);
+struct page *dmirror_devmem_alloc_large(struct dmirror_device *mdev,
+					const struct mm_struct *mm);
+int dmirror_devmem_release(struct dmirror_device *mdev, bool wait);
 
 /* split.c */
 void dmirror_split_init(struct dmirror_device *mdev);
@@ -460,19 +567,22 @@ bool dmirror_split_folio(struct dmirror_device *mdev, struct folio *folio);
 bool dmirror_split_pending(struct dmirror_device *mdev, struct folio *folio);
 void dmirror_split_fault(struct dmirror_device *mdev, struct vm_fault *vmf);
 
-/* migrate.c */
+/* migrate_dev.c */
 int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
+void dmirror_coherent_exclude_begin(void);
+void dmirror_coherent_exclude_end(void);
+
+/* migrate_sys.c */
 int dmirror_migrate_to_sys(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 void dmirror_migrate_evict_mm(struct dmirror *dm);
-vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf);
-void dmirror_copy_device_to_page(struct page *spage, struct page *dpage);
 void dmirror_migrate_coherent_home(struct mm_struct *mm, unsigned long start,
 				   unsigned long end);
 
+/* cpufault.c */
+vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf);
+
 /* exclusive.c */
 int dmirror_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
-void dmirror_coherent_migrate_begin(void);
-void dmirror_coherent_migrate_end(void);
 int dmirror_check_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 
 /* mmap.c */
@@ -484,7 +594,6 @@ int dmirror_snapshot(struct dmirror *dm, struct hmm_dmirror_cmd *cmd);
 /* chardev.c */
 int dmirror_chardev_init(void);
 void dmirror_chardev_exit(void);
-struct dmirror_device *dmirror_chardev_device(unsigned int id);
 int dmirror_chardev_add(unsigned int id, enum hmm_dmirror_memory_type mtype,
 			phys_addr_t spm_base);
 

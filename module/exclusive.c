@@ -8,7 +8,6 @@
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
-#include <linux/rwsem.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 
@@ -26,10 +25,10 @@
  * since (the page lock the core hands us keeps the CPU from restoring the
  * mapping, but not MADV_DONTNEED or munmap from zapping it); otherwise the
  * page is converted again. The sequence is that of a watch over the
- * range of the request (DOC: device page table in mirror.c), inserted
+ * range of the request (DOC: device page table in pagetable.c), inserted
  * before the mmap lock is taken, so only invalidations of the range make
  * a page convert again. The conversion's own MMU_NOTIFY_EXCLUSIVE
- * event is skipped by this device's mirrors (mirror.c); a page that is
+ * event is skipped by this device's mirrors (pagetable.c); a page that is
  * already exclusive is first given back to the CPU by a write fault, since
  * the conversion would do that inside the checked window. Any later
  * invalidation of the page (the CPU restoring its mapping, fork, mprotect,
@@ -61,8 +60,9 @@
  * do not count a device-exclusive entry as a mapping, so a coherent page
  * under one can be neither evicted nor safely freed (RELEASE would fail,
  * then walk a stale anon_vma). Only MIGRATE_TO_DEV to a coherent device
- * makes coherent pages, and it holds dmirror_coherent_sem for reading;
- * EXCLUSIVE holds it for writing, so no page of its range can become
+ * makes coherent pages, and it holds dmirror_coherent_sem (migrate_dev.c) for
+ * reading; EXCLUSIVE holds it for writing (dmirror_coherent_exclude_begin()),
+ * so no page of its range can become
  * coherent between the check and the conversion (mremap, the other way
  * in, needs the mmap lock for writing).
  *
@@ -71,26 +71,6 @@
  * every kernel; memory the device could not write (no VMA, PROT_NONE,
  * read-only) is -EFAULT.
  */
-
-static DECLARE_RWSEM(dmirror_coherent_sem);
-
-/**
- * dmirror_coherent_migrate_begin() - a migration to coherent memory starts
- *
- * Context: process context, before taking the mmap lock.
- */
-void dmirror_coherent_migrate_begin(void)
-{
-	down_read(&dmirror_coherent_sem);
-}
-
-/**
- * dmirror_coherent_migrate_end() - ... and is over
- */
-void dmirror_coherent_migrate_end(void)
-{
-	up_read(&dmirror_coherent_sem);
-}
 
 /*
  * Whether the page mapped at @addr is in device-coherent memory, from a
@@ -340,7 +320,7 @@ int dmirror_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	ret = dmirror_watch_start(dm, &w, start, end);
 	if (ret)
 		goto out_free;
-	down_write(&dmirror_coherent_sem);
+	dmirror_coherent_exclude_begin();
 	mmap_read_lock(dm->mm);
 	ret = dmirror_exclusive_check_vmas(dm->mm, start, end);
 	if (!ret)
@@ -350,7 +330,7 @@ int dmirror_exclusive(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		ret = dmirror_exclusive_one(&w, addr, end, pfns);
 	}
 	mmap_read_unlock(dm->mm);
-	up_write(&dmirror_coherent_sem);
+	dmirror_coherent_exclude_end();
 	dmirror_watch_stop(&w);
 	if (ret >= 0)
 		ret = dmirror_mirror_copy_out(dm, cmd);

@@ -3,6 +3,8 @@
  * hmm_dmirror per-mm state, shared through mmu_notifier_get()/_put().
  */
 #include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/module.h>
 #include <linux/mmu_notifier.h>
 #include <linux/slab.h>
 
@@ -81,6 +83,75 @@ static const struct mmu_notifier_ops dmirror_mm_ops = {
 };
 
 /**
+ * dmirror_mm_nonblock_selftest() - check the non-blockable invalidation
+ * decision on every mirror of the mm
+ * @dmm: per-mm state
+ *
+ * Non-blockable invalidations come from the OOM reaper, which a test cannot
+ * always provoke. This asks each mirror's own decision function what it
+ * would do with a non-blockable range, once with its lock free (it must
+ * take the lock) and once with the lock held (it must refuse at once
+ * instead of sleeping). The counters move as for real events.
+ *
+ * Return: 0, or -EIO if a decision was wrong.
+ */
+static int dmirror_mm_nonblock_selftest(struct dmirror_mm *dmm)
+{
+	struct mmu_notifier_range range = {
+		.start	= 0,
+		.end	= PAGE_SIZE,
+		.event	= MMU_NOTIFY_UNMAP,
+		.flags	= 0,	/* not MMU_NOTIFIER_RANGE_BLOCKABLE */
+	};
+	struct dmirror *dm;
+	int ret = 0;
+
+	mutex_lock(&dmm->lock);
+	list_for_each_entry(dm, &dmm->mirrors, mm_link) {
+		range.mm = dm->mm;
+		if (dmirror_mirror_lock_for_invalidate(dm, &range))
+			mutex_unlock(&dm->lock);
+		else
+			ret = -EIO;
+
+		mutex_lock(&dm->lock);
+		if (dmirror_mirror_lock_for_invalidate(dm, &range)) {
+			/* Impossible for a mutex; undo the nested "lock". */
+			ret = -EIO;
+		}
+		mutex_unlock(&dm->lock);
+	}
+	mutex_unlock(&dmm->lock);
+	return ret;
+}
+
+static ssize_t dmirror_nonblock_write(struct file *file,
+				      const char __user *buf, size_t len,
+				      loff_t *ppos)
+{
+	struct dmirror_mm *dmm = file->private_data;
+	bool run;
+	int ret;
+
+	ret = kstrtobool_from_user(buf, len, &run);
+	if (ret)
+		return ret;
+	if (run) {
+		ret = dmirror_mm_nonblock_selftest(dmm);
+		if (ret)
+			return ret;
+	}
+	return len;
+}
+
+static const struct file_operations dmirror_nonblock_fops = {
+	.owner	= THIS_MODULE,
+	.open	= simple_open,
+	.write	= dmirror_nonblock_write,
+	.llseek	= default_llseek,
+};
+
+/**
  * dmirror_mm_get() - get the per-mm state of @mm, creating it if needed
  * @mm: the caller's mm (current->mm)
  *
@@ -99,8 +170,11 @@ struct dmirror_mm *dmirror_mm_get(struct mm_struct *mm)
 		return ERR_CAST(mn);
 	dmm = container_of(mn, struct dmirror_mm, mn);
 	mutex_lock(&dmirror_mm_mutex);
-	if (dmm->nr_files++ == 0)
+	if (dmm->nr_files++ == 0) {
 		dmirror_debugfs_add_mm(dmm);
+		debugfs_create_file("nonblock_selftest", 0200, dmm->debugfs,
+				    dmm, &dmirror_nonblock_fops);
+	}
 	mutex_unlock(&dmirror_mm_mutex);
 	return dmm;
 }
@@ -145,47 +219,4 @@ void dmirror_mm_del_mirror(struct dmirror_mm *dmm, struct dmirror *dm)
 	mutex_lock(&dmm->lock);
 	list_del(&dm->mm_link);
 	mutex_unlock(&dmm->lock);
-}
-
-/**
- * dmirror_mm_nonblock_selftest() - check the non-blockable invalidation
- * decision on every mirror of the mm
- * @dmm: per-mm state
- *
- * Non-blockable invalidations come from the OOM reaper, which a test cannot
- * always provoke. This asks each mirror's own decision function what it
- * would do with a non-blockable range, once with its lock free (it must
- * take the lock) and once with the lock held (it must refuse at once
- * instead of sleeping). The counters move as for real events.
- *
- * Return: 0, or -EIO if a decision was wrong.
- */
-int dmirror_mm_nonblock_selftest(struct dmirror_mm *dmm)
-{
-	struct mmu_notifier_range range = {
-		.start	= 0,
-		.end	= PAGE_SIZE,
-		.event	= MMU_NOTIFY_UNMAP,
-		.flags	= 0,	/* not MMU_NOTIFIER_RANGE_BLOCKABLE */
-	};
-	struct dmirror *dm;
-	int ret = 0;
-
-	mutex_lock(&dmm->lock);
-	list_for_each_entry(dm, &dmm->mirrors, mm_link) {
-		range.mm = dm->mm;
-		if (dmirror_mirror_lock_for_invalidate(dm, &range))
-			mutex_unlock(&dm->lock);
-		else
-			ret = -EIO;
-
-		mutex_lock(&dm->lock);
-		if (dmirror_mirror_lock_for_invalidate(dm, &range)) {
-			/* Impossible for a mutex; undo the nested "lock". */
-			ret = -EIO;
-		}
-		mutex_unlock(&dm->lock);
-	}
-	mutex_unlock(&dmm->lock);
-	return ret;
 }

@@ -3,7 +3,7 @@
  * hmm_dmirror SNAPSHOT: what hmm_range_fault() sees, one byte per page.
  *
  * Each window is sampled under a watch of that window (DOC: device page
- * table in mirror.c), so only invalidations of the window itself make it
+ * table in pagetable.c), so only invalidations of the window itself make it
  * sample again, and give up after DMIRROR_BUSY_MS (-EBUSY).
  */
 #include <linux/hmm.h>

@@ -40,7 +40,7 @@
  *   busy or whose mapping went away leaves others to try.
  * - When: a moment when nobody but the mappings holds a reference to the
  *   folio, or its lock: the split compares the reference count with the
- *   mapping count. Eviction (devmem.c) finds the folio at the start of a
+ *   mapping count. Eviction (evict.c) finds the folio at the start of a
  *   block before it unmaps anything and, if no system THP can be had,
  *   drops its reference and splits it right away (dmirror_split_folio()).
  *   A CPU fault on the folio's PMD holds both for as long as

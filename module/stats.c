@@ -19,6 +19,7 @@
  *                                 device in it ("<tgid>.<n>" if taken)
  *   mm/<tgid>/nonblock_selftest   write 1: check the non-blockable
  *                                 invalidation path on the mm's mirrors
+ *                                 (created by mm.c)
  *   fail_sys_thp                  test hook (root only): while Y, every
  *                                 system THP the module asks for is
  *                                 refused, as if none could be allocated
@@ -100,32 +101,6 @@ static int dmirror_mm_stats_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(dmirror_mm_stats);
 
-static ssize_t dmirror_nonblock_write(struct file *file,
-				      const char __user *buf, size_t len,
-				      loff_t *ppos)
-{
-	struct dmirror_mm *dmm = file->private_data;
-	bool run;
-	int ret;
-
-	ret = kstrtobool_from_user(buf, len, &run);
-	if (ret)
-		return ret;
-	if (run) {
-		ret = dmirror_mm_nonblock_selftest(dmm);
-		if (ret)
-			return ret;
-	}
-	return len;
-}
-
-static const struct file_operations dmirror_nonblock_fops = {
-	.owner	= THIS_MODULE,
-	.open	= simple_open,
-	.write	= dmirror_nonblock_write,
-	.llseek	= default_llseek,
-};
-
 /**
  * dmirror_debugfs_add_device() - create dev<N>/stats for @mdev
  * @mdev: the device; its directory is removed with debugfs_remove()
@@ -165,8 +140,6 @@ void dmirror_debugfs_add_mm(struct dmirror_mm *dmm)
 	dmm->debugfs = debugfs_create_dir(name, dmirror_debugfs_mm_dir);
 	debugfs_create_file("stats", 0444, dmm->debugfs, &dmm->stats,
 			    &dmirror_mm_stats_fops);
-	debugfs_create_file("nonblock_selftest", 0200, dmm->debugfs, dmm,
-			    &dmirror_nonblock_fops);
 }
 
 /**

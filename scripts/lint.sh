@@ -10,7 +10,9 @@
 #     The newest kernel also without THP (a tree only prepared for
 #     external modules), where the large-folio code must compile away.
 #  3. scripts/tap_test.py: the runner's verdicts on made-up VM runs.
-#  4. A sparse (C=2) build against the kernels that accept Debian's sparse
+#  4. scripts/layers.sh on the newest kernel's W=1 objects: the call
+#     graph among module/*.c has no cycle and never goes to a higher layer.
+#  5. A sparse (C=2) build against the kernels that accept Debian's sparse
 #     0.6.4 (6.1, 6.12; 7.3 requires a newer sparse and refuses to run it).
 # Any diagnostic fails the run.
 set -uo pipefail
@@ -99,6 +101,14 @@ for kver in $HMM_KVERS_ALL; do
 	build "$kver" normal "W=1" W=1 || fail=1
 	userspace "$kver" || fail=1
 done
+echo "== layers ($HMM_KVER_NEWEST objects)"
+if "$HMM_REPO/scripts/layers.sh" -o "$HMM_CACHE/lint/$HMM_KVER_NEWEST-normal" \
+	>"$HMM_CACHE/lint-layers.log" 2>&1; then
+	tail -n 1 "$HMM_CACHE/lint-layers.log"
+else
+	grep -E '^(CYCLE|LAYER|layers)' "$HMM_CACHE/lint-layers.log"
+	fail=1
+fi
 for kver in $SPARSE_KVERS; do
 	build "$kver" normal "sparse" C=2 || fail=1
 done

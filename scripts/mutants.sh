@@ -31,9 +31,9 @@ mutants() {
 	cat <<'EOF'
 read_ebusy|module/ioctl.c|s/(\tret = desc->fn\(dm, &hcmd\);\n)/$1\tif (cmd == HMM_DMIRROR_READ)\n\t\tret = -EBUSY;\n/
 snapshot_fails|module/ioctl.c|s/(\tret = desc->fn\(dm, &hcmd\);\n)/$1\tif (cmd == HMM_DMIRROR_SNAPSHOT)\n\t\tret = -EBUSY;\n/
-to_dev_leaves_one|module/migrate.c|s/(\t\targs->dst\[i\] = 0;\n\t\tif \(!\(args->src\[i\] & MIGRATE_PFN_MIGRATE\)\)\n\t\t\tcontinue;\n)/$1\t\tif (i == 1) {\n\t\t\targs->src[i] &= ~MIGRATE_PFN_MIGRATE;\n\t\t\tcontinue;\n\t\t}\n/
-invalidate_skips_mprotect|module/mirror.c|s/(static bool dmirror_invalidate\(.*?\n\{\n.*?\n\n)/$1\tif (range->event == MMU_NOTIFY_PROTECTION_VMA)\n\t\treturn true;\n/s
-warn_in_migrate|module/migrate.c|s/(\tmmap_read_lock\(dm->mm\);\n\tret = dmirror_migrate_range_to_sys\()/\tWARN_ON_ONCE(1);\n$1/
+to_dev_leaves_one|module/migrate_dev.c|s/(\t\targs->dst\[i\] = 0;\n\t\tif \(!\(args->src\[i\] & MIGRATE_PFN_MIGRATE\)\)\n\t\t\tcontinue;\n)/$1\t\tif (i == 1) {\n\t\t\targs->src[i] &= ~MIGRATE_PFN_MIGRATE;\n\t\t\tcontinue;\n\t\t}\n/
+invalidate_skips_mprotect|module/pagetable.c|s/(static bool dmirror_invalidate\(.*?\n\{\n.*?\n\n)/$1\tif (range->event == MMU_NOTIFY_PROTECTION_VMA)\n\t\treturn true;\n/s
+warn_in_migrate|module/migrate_sys.c|s/(\tmmap_read_lock\(dm->mm\);\n\tret = dmirror_migrate_range_to_sys\()/\tWARN_ON_ONCE(1);\n$1/
 missing_test_binary|scripts/mkinitramfs.sh|s/(\t\t\[ -f "\$f" \] \|\| continue\n)/$1\t\t[ "\$\{f##*\/\}" = dmirror_uffd_test ] && continue\n/
 EOF
 }
