@@ -301,7 +301,7 @@ else
 	nok "data kept after that unload (thp_migration reads '$large')"
 fi
 
-# 18-22: bad device memory sizes (module/devmem.c) are refused with
+# 18-22: bad device memory sizes (module/chunk.c) are refused with
 # -EINVAL and a message, leaving no node: devmem_mib must be a non-zero
 # multiple of chunk_mib of at most 64 chunks; chunk_mib a power of two of
 # at least 2 (one 2 MiB block).
