@@ -451,8 +451,8 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 {
 	unsigned long start = cmd->addr;
 	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
-	unsigned long stuck = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
 	unsigned long addr = start;
+	struct dmirror_busy stuck;
 	struct dmirror_xfer *x;
 	bool faulted = false;
 	int ret;
@@ -464,6 +464,7 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	if (!x)
 		return -ENOMEM;
 
+	dmirror_busy_start(&stuck);
 	while (addr < end) {
 		unsigned long bstart = addr;
 		unsigned long bend = min(end, addr + dmirror_xfer_batch_bytes(x));
@@ -491,8 +492,8 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 				goto out;
 			cmd->cpages += (next - addr) >> PAGE_SHIFT;
 			if (next > addr)
-				stuck = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
-			else if (time_after(jiffies, stuck))
+				dmirror_busy_start(&stuck);
+			else if (dmirror_busy_expired(&stuck))
 				ret = -EBUSY;
 			else if (faulted)
 				ret = dmirror_write_unshare(dm, addr);

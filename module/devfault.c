@@ -121,7 +121,7 @@ static int dmirror_pt_update(struct dmirror *dm, struct hmm_range *range,
 /*
  * The fault loop of one window, under the watch @w of the window (DOC:
  * device page table in pagetable.c). A device fault that keeps racing invalidations of its window
- * gives up after DMIRROR_BUSY_MS (-EBUSY); one that may wait
+ * gives up (-EBUSY, struct dmirror_busy); one that may wait
  * (READ_UNLOCKED) and the read-back of a migration (which has no -EBUSY)
  * retry until stable or a fatal signal.
  */
@@ -129,14 +129,15 @@ static int dmirror_fault_watched(struct dmirror *dm, struct dmirror_watch *w,
 				 struct hmm_range *range, bool own_only,
 				 bool unlocked)
 {
-	unsigned long timeout = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
+	struct dmirror_busy busy;
 	unsigned long failed;
 	int ret;
 
+	dmirror_busy_start(&busy);
 	for (;;) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		if (!unlocked && !own_only && time_after(jiffies, timeout))
+		if (!unlocked && !own_only && dmirror_busy_expired(&busy))
 			return -EBUSY;
 		cond_resched();
 

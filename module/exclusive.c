@@ -215,15 +215,16 @@ static long dmirror_exclusive_one(struct dmirror_watch *w, unsigned long addr,
 				  unsigned long end, unsigned long *pfns)
 {
 	struct dmirror *dm = w->dm;
-	unsigned long timeout = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
 	unsigned long head, idx, nr, seq, pfn, i;
+	struct dmirror_busy busy;
 	struct page *page;
 	int ret;
 
+	dmirror_busy_start(&busy);
 	do {
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		if (time_after(jiffies, timeout))
+		if (dmirror_busy_expired(&busy))
 			return -EBUSY;
 		/*
 		 * A page that is already device-exclusive (for this device

@@ -4,7 +4,7 @@
  *
  * Each window is sampled under a watch of that window (DOC: device page
  * table in pagetable.c), so only invalidations of the window itself make it
- * sample again, and give up after DMIRROR_BUSY_MS (-EBUSY).
+ * sample again, and give up (-EBUSY) as struct dmirror_busy says.
  */
 #include <linux/hmm.h>
 #include <linux/jiffies.h>
@@ -59,13 +59,14 @@ static int dmirror_snapshot_watched(struct dmirror *dm,
 				    struct dmirror_watch *w,
 				    struct hmm_range *range)
 {
-	unsigned long timeout = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
+	struct dmirror_busy busy;
 	int ret;
 
+	dmirror_busy_start(&busy);
 	for (;;) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		if (time_after(jiffies, timeout))
+		if (dmirror_busy_expired(&busy))
 			return -EBUSY;
 		cond_resched();
 
