@@ -35,11 +35,7 @@
 #define PAGE_SZ			4096UL
 #define WIN_PAGES		512UL		/* one 2 MiB window */
 #define WIN_SZ			(WIN_PAGES * PAGE_SZ)
-#define MIB			(1024UL * 1024)
 #define GIB			(1024 * MIB)
-
-/* Snapshot byte of a present, writable page in system memory. */
-#define SNAP_SYS_RW		(HMM_DMIRROR_PROT_NONE | HMM_DMIRROR_PROT_WRITE)
 
 /*
  * How long a killed process may take to leave its request (and, where its
@@ -101,14 +97,6 @@ static char *map_base(unsigned long npages)
 		return NULL;
 	}
 	return p;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /*

@@ -33,21 +33,8 @@
 #define MAP_HUGE_2MB		(21 << MAP_HUGE_SHIFT)
 #endif
 
-#define PG			4096UL
 #define HUGE_2M			(2UL << 20)
 #define WORDS_PER_PAGE		(PG / sizeof(unsigned int))
-
-/* cpages and faults go in as this; still there = block not copied back */
-#define NOT_COPIED		0xa5a5a5a5a5a5a5a5ULL
-/* Output buffers start out as this byte so that a stray copy shows. */
-#define FILLER			0x3c
-
-/* Snapshot bytes. */
-#define SNAP_NONE		HMM_DMIRROR_PROT_NONE
-#define SNAP_SYS_RO		HMM_DMIRROR_PROT_READ
-#define SNAP_SYS_RW		HMM_DMIRROR_PROT_WRITE
-#define SNAP_PRIV_RW		(HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | \
-				 HMM_DMIRROR_PROT_WRITE)
 
 /* The device-private device that owns pages in exclusive_device_page. */
 #define PRIVATE_DEV		0
@@ -94,54 +81,7 @@ static long find_words(const void *p, unsigned long page0,
 	return -1;
 }
 
-/* Offset of the first byte of @p that is not @val, or -1. */
-static long find_byte(const void *p, size_t len, unsigned char val)
-{
-	const unsigned char *b = p;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (b[i] != val)
-			return i;
-	return -1;
-}
-
-/* A heap buffer of @len bytes set to FILLER. */
-static unsigned char *out_buf(size_t len)
-{
-	unsigned char *p = malloc(len);
-
-	if (p)
-		memset(p, FILLER, len);
-	return p;
-}
-
-/* Private anonymous memory at base pages. */
-static char *map_anon(unsigned long npages, int prot)
-{
-	void *p = mmap(NULL, npages * PG, prot, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	/* Fails only without THP support, where it is not needed. */
-	madvise(p, npages * PG, MADV_NOHUGEPAGE);
-	return p;
-}
-
 /* ---- ioctls ----------------------------------------------------------- */
-
-static int range_ioctl(int fd, unsigned long req, const void *addr,
-		       void *ptr, unsigned long npages,
-		       struct hmm_dmirror_cmd *cmd)
-{
-	cmd->addr = (uintptr_t)addr;
-	cmd->ptr = (uintptr_t)ptr;
-	cmd->npages = npages;
-	cmd->cpages = NOT_COPIED;
-	cmd->faults = NOT_COPIED;
-	return dmirror_cmd(fd, req, cmd);
-}
 
 /* HMM_DMIRROR_EXCLUSIVE of @npages at @addr; the data goes to @out. */
 static int make_excl(int fd, const void *addr, void *out,
@@ -157,53 +97,6 @@ static int check_excl(int fd, const void *addr, unsigned long npages)
 
 	return range_ioctl(fd, HMM_DMIRROR_CHECK_EXCLUSIVE, addr, NULL,
 			   npages, &cmd);
-}
-
-static int dev_read(int fd, const void *addr, void *out,
-		    unsigned long npages, struct hmm_dmirror_cmd *cmd)
-{
-	return range_ioctl(fd, HMM_DMIRROR_READ, addr, out, npages, cmd);
-}
-
-static int dev_write(int fd, const void *addr, const void *in,
-		     unsigned long npages, struct hmm_dmirror_cmd *cmd)
-{
-	return range_ioctl(fd, HMM_DMIRROR_WRITE, addr, (void *)in, npages,
-			   cmd);
-}
-
-static int to_dev(int fd, const void *addr, void *out, unsigned long npages,
-		  struct hmm_dmirror_cmd *cmd)
-{
-	return range_ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, addr, out, npages,
-			   cmd);
-}
-
-/*
- * Snapshot @npages at @addr through @fd and compare every byte with
- * @want. Returns -1 when all match, -2 when the snapshot failed, else the
- * first page that differs (reported on stderr).
- */
-static long snap_find(int fd, const void *addr, unsigned long npages,
-		      unsigned char want)
-{
-	struct hmm_dmirror_cmd cmd;
-	unsigned char *s = out_buf(npages);
-	long bad;
-
-	if (!s)
-		return -2;
-	if (range_ioctl(fd, HMM_DMIRROR_SNAPSHOT, addr, s, npages, &cmd) ||
-	    cmd.cpages != npages) {
-		free(s);
-		return -2;
-	}
-	bad = find_byte(s, npages, want);
-	if (bad >= 0)
-		fprintf(stderr, "# snapshot: page %ld is %#x, expected %#x\n",
-			bad, s[bad], want);
-	free(s);
-	return bad;
 }
 
 /* ---- fixture ---------------------------------------------------------- */
@@ -490,7 +383,7 @@ TEST_F(excl, exclusive_mprotect)
 	/* Not writable, so it cannot be made exclusive again. */
 	memset(out, FILLER, n * PG);
 	EXPECT_EQ(-EFAULT, make_excl(self->fd, buf, out, n, &cmd));
-	EXPECT_EQ(-1L, find_byte(out, n * PG, FILLER));
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
 	EXPECT_EQ(0, check_excl(self->fd, buf, n));
 
 	free(in);
@@ -617,7 +510,7 @@ TEST_F(excl, exclusive_hole)
 	EXPECT_EQ(-EFAULT, make_excl(self->fd, buf, out, n, &cmd));
 	EXPECT_EQ(NOT_COPIED, cmd.cpages);
 	EXPECT_EQ(NOT_COPIED, cmd.faults);
-	EXPECT_EQ(-1L, find_byte(out, n * PG, FILLER));
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
 	EXPECT_EQ(0, check_excl(self->fd, buf, part));
 	EXPECT_EQ(0, check_excl(self->fd, tail, part));
 	EXPECT_EQ(-1L, snap_find(self->fd, buf, part, SNAP_SYS_RW));
@@ -626,7 +519,7 @@ TEST_F(excl, exclusive_hole)
 	/* A range that starts in the hole fails the same way. */
 	EXPECT_EQ(-EFAULT, make_excl(self->fd, buf + part * PG, out,
 				     2 * part, &cmd));
-	EXPECT_EQ(-1L, find_byte(out, n * PG, FILLER));
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
 	EXPECT_EQ(0, check_excl(self->fd, tail, part));
 
 	/* Each side of the hole is fine on its own. */
@@ -784,7 +677,7 @@ TEST_F(excl, exclusive_shared)
 	fill_words(shm, 0, n, 0x91);
 	EXPECT_EQ(-EOPNOTSUPP, make_excl(self->fd, shm, out, n, &cmd));
 	EXPECT_EQ(NOT_COPIED, cmd.cpages);
-	EXPECT_EQ(-1L, find_byte(out, 2 * n * PG, FILLER));
+	EXPECT_EQ(-1L, byte_find(out, 2 * n * PG, FILLER));
 	EXPECT_EQ(0, check_excl(self->fd, shm, n));
 	EXPECT_EQ(-1L, snap_find(self->fd, shm, n, SNAP_SYS_RW));
 	EXPECT_EQ(-1L, find_words(shm, 0, n, 0x91));
@@ -797,7 +690,7 @@ TEST_F(excl, exclusive_shared)
 	ASSERT_NE(MAP_FAILED, map);
 	fill_words(map, 0, n, 0x92);
 	EXPECT_EQ(-EOPNOTSUPP, make_excl(self->fd, map, out, n, &cmd));
-	EXPECT_EQ(-1L, find_byte(out, 2 * n * PG, FILLER));
+	EXPECT_EQ(-1L, byte_find(out, 2 * n * PG, FILLER));
 	EXPECT_EQ(0, check_excl(self->fd, map, n));
 	EXPECT_EQ(-1L, find_words(map, 0, n, 0x92));
 
@@ -809,7 +702,7 @@ TEST_F(excl, exclusive_shared)
 		       MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
 	fill_words(mixed, 0, 2 * n, 0x93);
 	EXPECT_EQ(-EOPNOTSUPP, make_excl(self->fd, mixed, out, 2 * n, &cmd));
-	EXPECT_EQ(-1L, find_byte(out, 2 * n * PG, FILLER));
+	EXPECT_EQ(-1L, byte_find(out, 2 * n * PG, FILLER));
 	EXPECT_EQ(0, check_excl(self->fd, mixed, 2 * n));
 	EXPECT_EQ(-1L, snap_find(self->fd, mixed, 2 * n, SNAP_SYS_RW));
 	EXPECT_EQ(-1L, find_words(mixed, 0, 2 * n, 0x93));
@@ -852,7 +745,7 @@ TEST_F(excl, exclusive_hugetlb)
 
 	EXPECT_EQ(-EOPNOTSUPP, make_excl(self->fd, buf, out, n, &cmd));
 	EXPECT_EQ(NOT_COPIED, cmd.cpages);
-	EXPECT_EQ(-1L, find_byte(out, HUGE_2M, FILLER));
+	EXPECT_EQ(-1L, byte_find(out, HUGE_2M, FILLER));
 	EXPECT_EQ(-EOPNOTSUPP, make_excl(self->fd, buf, out, 1, &cmd));
 	EXPECT_EQ(0, check_excl(self->fd, buf, n));
 	EXPECT_EQ(-1L, find_words(buf, 0, n, 0xa1));
@@ -1040,25 +933,25 @@ TEST_F(excl, exclusive_not_writable)
 
 	EXPECT_EQ(-EFAULT, make_excl(self->fd, ro, out, n, &cmd));
 	EXPECT_EQ(NOT_COPIED, cmd.cpages);
-	EXPECT_EQ(-1L, find_byte(out, n * PG, FILLER));
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
 	EXPECT_EQ(0, check_excl(self->fd, ro, n));
 
 	/* Pages mapped (the zero page) make no difference. */
 	sum += ro[0] + ro[(n - 1) * PG];
 	EXPECT_EQ(0, sum);
 	EXPECT_EQ(-EFAULT, make_excl(self->fd, ro, out, n, &cmd));
-	EXPECT_EQ(-1L, find_byte(out, n * PG, FILLER));
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
 	EXPECT_EQ(0, check_excl(self->fd, ro, n));
 
 	EXPECT_EQ(-EFAULT, make_excl(self->fd, none, out, n, &cmd));
 	EXPECT_EQ(NOT_COPIED, cmd.cpages);
-	EXPECT_EQ(-1L, find_byte(out, n * PG, FILLER));
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
 	EXPECT_EQ(0, check_excl(self->fd, none, n));
 
 	fill_words(mixed, 0, n, 0xa2);
 	ASSERT_EQ(0, mprotect(mixed + half * PG, (n - half) * PG, PROT_READ));
 	EXPECT_EQ(-EFAULT, make_excl(self->fd, mixed, out, n, &cmd));
-	EXPECT_EQ(-1L, find_byte(out, n * PG, FILLER));
+	EXPECT_EQ(-1L, byte_find(out, n * PG, FILLER));
 	EXPECT_EQ(0, check_excl(self->fd, mixed, n));
 	EXPECT_EQ(-1L, snap_find(self->fd, mixed, half, SNAP_SYS_RW));
 	EXPECT_EQ(-1L, find_words(mixed, 0, n, 0xa2));

@@ -50,7 +50,6 @@
 
 #include "dmirror_test_util.h"
 
-#define PG		4096UL
 /* End of the user address space (x86-64): set by probe_task_end(). */
 static unsigned long TASK_END = 0x7ffffffff000UL;
 #define OUT_PAGES	256UL
@@ -239,14 +238,6 @@ static unsigned long long rnd(void)
 static unsigned long rnd_below(unsigned long n)
 {
 	return n ? rnd() % n : 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void fail(unsigned int cls, const char *fmt, ...)

@@ -34,14 +34,11 @@
 #define PMD_SZ			(2UL << 20)
 #define PMD_PAGES		(PMD_SZ / PAGE_SZ)
 
-/* Preset in cpages and faults: still there means "not copied back". */
-#define UNTOUCHED		0x5a5a5a5a5a5a5a5aULL
 /* Fill byte of output buffers that a failing ioctl must leave alone. */
 #define SENTINEL		0xc3
 
 /* Snapshot bytes used below, spelled out from the PROT_* values. */
 #define SNAP_ERROR		HMM_DMIRROR_PROT_ERROR
-#define SNAP_NONE		HMM_DMIRROR_PROT_NONE
 #define SNAP_RO			HMM_DMIRROR_PROT_READ
 #define SNAP_RW			HMM_DMIRROR_PROT_WRITE
 #define SNAP_ZERO		(HMM_DMIRROR_PROT_ZERO | HMM_DMIRROR_PROT_READ)
@@ -60,7 +57,7 @@ static const char * const stat_names[] = {
 };
 
 /*
- * Issue a range ioctl. cpages and faults go in as UNTOUCHED so the caller
+ * Issue a range ioctl. cpages and faults go in as NOT_COPIED so the caller
  * can tell whether the block was copied back.
  */
 static int range_cmd(int fd, unsigned long req, unsigned long long addr,
@@ -70,23 +67,9 @@ static int range_cmd(int fd, unsigned long req, unsigned long long addr,
 	cmd->addr = addr;
 	cmd->ptr = (uintptr_t)ptr;
 	cmd->npages = npages;
-	cmd->cpages = UNTOUCHED;
-	cmd->faults = UNTOUCHED;
+	cmd->cpages = NOT_COPIED;
+	cmd->faults = NOT_COPIED;
 	return dmirror_cmd(fd, req, cmd);
-}
-
-static int dev_read(int fd, const void *addr, void *out,
-		    unsigned long npages, struct hmm_dmirror_cmd *cmd)
-{
-	return range_cmd(fd, HMM_DMIRROR_READ, (uintptr_t)addr, out, npages,
-			 cmd);
-}
-
-static int dev_write(int fd, void *addr, const void *in,
-		     unsigned long npages, struct hmm_dmirror_cmd *cmd)
-{
-	return range_cmd(fd, HMM_DMIRROR_WRITE, (uintptr_t)addr, in, npages,
-			 cmd);
 }
 
 static int dev_snap(int fd, const void *addr, unsigned char *out,
@@ -94,25 +77,6 @@ static int dev_snap(int fd, const void *addr, unsigned char *out,
 {
 	return range_cmd(fd, HMM_DMIRROR_SNAPSHOT, (uintptr_t)addr, out,
 			 npages, cmd);
-}
-
-/*
- * Private anonymous memory that stays at base pages: no THP and no huge
- * zero page, so snapshot bytes and invalidations are predictable.
- */
-static char *map_anon(unsigned long npages, int prot)
-{
-	void *p;
-
-	p = mmap(NULL, npages * PAGE_SZ, prot, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	if (madvise(p, npages * PAGE_SZ, MADV_NOHUGEPAGE)) {
-		munmap(p, npages * PAGE_SZ);
-		return NULL;
-	}
-	return p;
 }
 
 /* A malloc'ed buffer of @len bytes, every byte SENTINEL. */
@@ -520,8 +484,8 @@ TEST_F(mirror, readonly_mapping)
 	ASSERT_EQ(0, mprotect(buf, npages * PAGE_SZ, PROT_READ));
 
 	EXPECT_EQ(-EPERM, dev_write(self->fd, buf, in, npages, &cmd));
-	EXPECT_EQ(UNTOUCHED, cmd.cpages);
-	EXPECT_EQ(UNTOUCHED, cmd.faults);
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
+	EXPECT_EQ(NOT_COPIED, cmd.faults);
 	EXPECT_EQ(-1L, check(buf, npages, 0xd1));
 
 	ASSERT_EQ(0, dev_read(self->fd, buf, out, npages, &cmd));
@@ -570,7 +534,7 @@ TEST_F(mirror, readonly_part_of_range)
 	ASSERT_EQ(0, mprotect(buf + 8 * PAGE_SZ, 8 * PAGE_SZ, PROT_READ));
 
 	EXPECT_EQ(-EPERM, dev_write(self->fd, buf, in, npages, &cmd));
-	EXPECT_EQ(UNTOUCHED, cmd.cpages);
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
 	EXPECT_EQ(-1L, check(buf, npages, 0xd3));
 
 	/* The writable half alone is fine. */
@@ -606,8 +570,8 @@ TEST_F(mirror, prot_none)
 	ASSERT_EQ(0, mprotect(buf, npages * PAGE_SZ, PROT_NONE));
 
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, buf, out, npages, &cmd));
-	EXPECT_EQ(UNTOUCHED, cmd.cpages);
-	EXPECT_EQ(UNTOUCHED, cmd.faults);
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
+	EXPECT_EQ(NOT_COPIED, cmd.faults);
 	EXPECT_EQ(-1L, check_bytes(out, npages * PAGE_SZ, SENTINEL));
 	EXPECT_EQ(-EFAULT, dev_write(self->fd, buf, in, npages, &cmd));
 
@@ -1092,7 +1056,7 @@ TEST_F(mirror, munmap_invalidates)
 
 	memset(out, SENTINEL, npages * PAGE_SZ);
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, buf, out, npages, &cmd));
-	EXPECT_EQ(UNTOUCHED, cmd.cpages);
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
 	EXPECT_EQ(-1L, check_bytes(out, npages * PAGE_SZ, SENTINEL));
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, npages, &cmd));
 	EXPECT_EQ(-1L, check_bytes(out, npages, SNAP_ERROR));
@@ -1448,8 +1412,8 @@ TEST_F(mirror, bad_range_einval)
 			EXPECT_EQ(-EINVAL, ret)
 				TH_LOG("req %#lx addr %#llx npages %#llx",
 				       reqs[r], bad[i].addr, bad[i].npages);
-			EXPECT_EQ(UNTOUCHED, cmd.cpages);
-			EXPECT_EQ(UNTOUCHED, cmd.faults);
+			EXPECT_EQ(NOT_COPIED, cmd.cpages);
+			EXPECT_EQ(NOT_COPIED, cmd.faults);
 		}
 	}
 	EXPECT_EQ(-1L, check_bytes(out, npages * PAGE_SZ, SENTINEL));
@@ -1490,24 +1454,24 @@ TEST_F(mirror, bad_ptr_efault)
 	fill(buf, npages, 0x13);
 
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, buf, NULL, npages, &cmd));
-	EXPECT_EQ(UNTOUCHED, cmd.cpages);
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, buf, ro, npages, &cmd));
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, buf, none, npages, &cmd));
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, buf, kernel_ptr, npages, &cmd));
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, buf, half, 2, &cmd));
-	EXPECT_EQ(UNTOUCHED, cmd.cpages);
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
 
 	EXPECT_EQ(-EFAULT, dev_write(self->fd, buf, NULL, npages, &cmd));
 	EXPECT_EQ(-EFAULT, dev_write(self->fd, buf, none, npages, &cmd));
 	EXPECT_EQ(-EFAULT, dev_write(self->fd, buf, kernel_ptr, npages,
 				     &cmd));
-	EXPECT_EQ(UNTOUCHED, cmd.cpages);
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
 	EXPECT_EQ(-1L, check(buf, npages, 0x13));
 
 	EXPECT_EQ(-EFAULT, dev_snap(self->fd, buf, NULL, npages, &cmd));
 	EXPECT_EQ(-EFAULT, dev_snap(self->fd, buf, (unsigned char *)ro,
 				    npages, &cmd));
-	EXPECT_EQ(UNTOUCHED, cmd.cpages);
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
 
 	ASSERT_EQ(0, dev_read(self->fd, buf, out, npages, &cmd));
 	EXPECT_EQ(npages, cmd.cpages);
@@ -1545,12 +1509,12 @@ TEST_F(mirror, hole_in_range_efault)
 	ASSERT_EQ(0, munmap(buf + 12 * PAGE_SZ, 4 * PAGE_SZ));
 
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, buf, out, 12, &cmd));
-	EXPECT_EQ(UNTOUCHED, cmd.cpages);
-	EXPECT_EQ(UNTOUCHED, cmd.faults);
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
+	EXPECT_EQ(NOT_COPIED, cmd.faults);
 	EXPECT_EQ(-1L, check_bytes(out, npages * PAGE_SZ, SENTINEL));
 
 	EXPECT_EQ(-EFAULT, dev_write(self->fd, buf, in, 12, &cmd));
-	EXPECT_EQ(UNTOUCHED, cmd.cpages);
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
 	EXPECT_EQ(-1L, check(buf, 4, 0x14));
 	EXPECT_EQ(-1L, check_part(buf, 8, 4, 0x14));
 
@@ -1604,7 +1568,7 @@ TEST_F(mirror, huge_request_mostly_unmapped)
 	ASSERT_NE(NULL, out);
 
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, area, out, npages, &cmd));
-	EXPECT_EQ(UNTOUCHED, cmd.cpages);
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
 	EXPECT_EQ(-1L, check_bytes(out, PAGE_SZ, SENTINEL));
 
 	memset(out, 0x99, PAGE_SZ);
@@ -1635,7 +1599,7 @@ static int foreign_child(int fd, char *buf, unsigned long npages)
 		return 1;
 	if (dev_read(fd, buf, io, npages, &cmd) != -EPERM)
 		return 2;
-	if (cmd.cpages != UNTOUCHED ||
+	if (cmd.cpages != NOT_COPIED ||
 	    check_bytes(io, npages * PAGE_SZ, SENTINEL) != -1)
 		return 3;
 	if (dev_snap(fd, buf, io, npages, &cmd) != -EPERM)
@@ -1848,7 +1812,7 @@ TEST_F(file, shared_readonly)
 
 	fill(io, FILE_PAGES, 0x84);
 	EXPECT_EQ(-EPERM, dev_write(self->dev, map, io, FILE_PAGES, &cmd));
-	EXPECT_EQ(UNTOUCHED, cmd.cpages);
+	EXPECT_EQ(NOT_COPIED, cmd.cpages);
 	EXPECT_EQ(-1L, check(map, FILE_PAGES, 0x81));
 	EXPECT_TRUE(file_holds(self->file, 0x81));
 

@@ -53,7 +53,6 @@
 
 #include "dmirror_test_util.h"
 
-#define PG		4096UL
 #define WORDS		(PG / sizeof(unsigned long long))
 #define STRIPE_PAGES	16UL
 #define MAX_RANGE	512UL	/* pages of one random range */
@@ -306,19 +305,6 @@ static int in_child;
 static unsigned int child_failures;
 
 /* ---- small helpers ----------------------------------------------------- */
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static unsigned long long now_ms(void)
-{
-	return (unsigned long long)(now_s() * 1000);
-}
 
 static unsigned long long rnd(struct thr *t)
 {
@@ -1031,8 +1017,8 @@ static int do_write(int fd, unsigned long p0, unsigned long n, void *buf,
 }
 
 /* Write new generations through a device; the owner knows the result. */
-static void dev_write(struct thr *t, int fd, unsigned long p0,
-		      unsigned long n, unsigned int allowed)
+static void dev_write_own(struct thr *t, int fd, unsigned long p0,
+			  unsigned long n, unsigned int allowed)
 {
 	unsigned int gens[MAX_RANGE];
 	struct hmm_dmirror_cmd cmd;
@@ -1104,7 +1090,7 @@ static void op_dev_write(struct thr *t)
 
 	own_range(t, &s, &p0, &n);
 	count_op(OP_DEV_WRITE);
-	dev_write(t, fd, p0, n, opd[OP_WRITE].stable);
+	dev_write_own(t, fd, p0, n, opd[OP_WRITE].stable);
 	if (rnd_below(t, 2))
 		dev_read_own(t, pick_fd(t), p0, n, opd[OP_READ].stable,
 			     "read after write");
@@ -1368,7 +1354,7 @@ static void op_shared(struct thr *t)
 		cpu_write(p0, n);
 		break;
 	case 1:
-		dev_write(t, fd, p0, n, opd[OP_WRITE].stable);
+		dev_write_own(t, fd, p0, n, opd[OP_WRITE].stable);
 		break;
 	case 2:
 		cpu_verify("cpu verify (shared)", p0, n);
@@ -1516,7 +1502,7 @@ static void op_fork(struct thr *t)
 	int status;
 	pid_t pid;
 
-	if (now_ms() < t->next_fork_ms)
+	if ((unsigned long long)now_ms() < t->next_fork_ms)
 		return;
 	t->next_fork_ms = now_ms() + 500;
 	own_range(t, &s, &p0, &n);

@@ -34,10 +34,8 @@
 /* See dmirror_migrate_test.c: harness code, not ours, trips -Wclobbered. */
 #pragma GCC diagnostic ignored "-Wclobbered"
 
-#define PG		4096UL
 #define HPAGE		(2UL * 1024 * 1024)
 #define HPAGE_PAGES	(HPAGE / PG)
-#define FILLER		0x3c
 
 #define SNAP_SYS_PMD_RW	(HMM_DMIRROR_PROT_WRITE | HMM_DMIRROR_PROT_PMD)
 #define SNAP_DEV_RW	(HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | \
@@ -65,51 +63,6 @@ static int fail_sys_thp(int on)
 
 #define THP_PARAM	DMIRROR_PARAM_DIR "/thp_migration"
 
-/* Word @w of page @page under @seed; distinct across pages and seeds. */
-static unsigned long long pat_word(unsigned int seed, unsigned long page,
-				   unsigned long w)
-{
-	return (((unsigned long long)seed << 48) |
-		((unsigned long long)page << 12) | w) ^ 0x2f4a9c7100000000ULL;
-}
-
-static void pat_fill(void *p, unsigned long page0, unsigned long npages,
-		     unsigned int seed)
-{
-	unsigned long long *w = p;
-	unsigned long pg, i, per = PG / sizeof(*w);
-
-	for (pg = 0; pg < npages; pg++)
-		for (i = 0; i < per; i++)
-			w[pg * per + i] = pat_word(seed, page0 + pg, i);
-}
-
-/* -1 if @p holds the pattern, else the byte offset of the first mismatch. */
-static long pat_find(const void *p, unsigned long page0, unsigned long npages,
-		     unsigned int seed)
-{
-	const unsigned long long *w = p;
-	unsigned long pg, i, per = PG / sizeof(*w);
-
-	for (pg = 0; pg < npages; pg++)
-		for (i = 0; i < per; i++)
-			if (w[pg * per + i] != pat_word(seed, page0 + pg, i))
-				return (pg * per + i) * sizeof(*w);
-	return -1;
-}
-
-/* -1 if all @len bytes at @p are @val, else the first other offset. */
-static long byte_find(const void *p, size_t len, unsigned char val)
-{
-	const unsigned char *b = p;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (b[i] != val)
-			return i;
-	return -1;
-}
-
 /* @n PMD-aligned huge pages of private anonymous memory, THP allowed. */
 static char *map_huge(unsigned long n)
 {
@@ -129,41 +82,6 @@ static char *map_huge(unsigned long n)
 		munmap((void *)(a + len), start + len + HPAGE - (a + len));
 	madvise((void *)a, len, MADV_HUGEPAGE);
 	return (char *)a;
-}
-
-static unsigned char *out_buf(size_t len)
-{
-	unsigned char *p = malloc(len);
-
-	if (p)
-		memset(p, FILLER, len);
-	return p;
-}
-
-static int range_ioctl(int fd, unsigned long req, const void *addr,
-		       void *ptr, unsigned long npages,
-		       struct hmm_dmirror_cmd *cmd)
-{
-	cmd->addr = (uintptr_t)addr;
-	cmd->ptr = (uintptr_t)ptr;
-	cmd->npages = npages;
-	cmd->cpages = 0;
-	cmd->faults = 0;
-	return dmirror_cmd(fd, req, cmd);
-}
-
-static int to_dev(int fd, const void *addr, void *out, unsigned long npages,
-		  struct hmm_dmirror_cmd *cmd)
-{
-	return range_ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, addr, out, npages,
-			   cmd);
-}
-
-static int to_sys(int fd, const void *addr, unsigned long npages,
-		  struct hmm_dmirror_cmd *cmd)
-{
-	return range_ioctl(fd, HMM_DMIRROR_MIGRATE_TO_SYS, addr, NULL, npages,
-			   cmd);
 }
 
 /* Arm FAIL_ALLOC on @fd. */
@@ -190,29 +108,6 @@ static int snap_byte(int fd, const void *addr, unsigned long npages,
 		b = s[i];
 	free(s);
 	return b;
-}
-
-/* -1 if every snapshot byte is @want, -2 on error, else the first page. */
-static long snap_find(int fd, const void *addr, unsigned long npages,
-		      unsigned char want)
-{
-	struct hmm_dmirror_cmd cmd;
-	unsigned char *s = out_buf(npages);
-	long bad;
-
-	if (!s)
-		return -2;
-	if (range_ioctl(fd, HMM_DMIRROR_SNAPSHOT, addr, s, npages, &cmd) ||
-	    cmd.cpages != npages) {
-		free(s);
-		return -2;
-	}
-	bad = byte_find(s, npages, want);
-	if (bad >= 0)
-		fprintf(stderr, "# snapshot: page %ld is %#x, expected %#x\n",
-			bad, s[bad], want);
-	free(s);
-	return bad;
 }
 
 FIXTURE(thp)
