@@ -16,7 +16,7 @@
 #include "kselftest_harness.h"
 #include "dmirror_test_util.h"
 
-/* See dmirror_mirror_test.c: a harness variable, not one of ours. */
+/* See dmirror_mirror.h: a harness variable, not one of ours. */
 #pragma GCC diagnostic ignored "-Wclobbered"
 
 #ifndef MADV_POPULATE_READ

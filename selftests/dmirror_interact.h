@@ -19,7 +19,7 @@
 #include "kselftest_harness.h"
 #include "dmirror_test_util.h"
 
-/* See dmirror_migrate_test.c: harness code, not ours, trips -Wclobbered. */
+/* See dmirror_migrate.h: harness code, not ours, trips -Wclobbered. */
 #pragma GCC diagnostic ignored "-Wclobbered"
 
 #define HPAGE		(2UL * 1024 * 1024)

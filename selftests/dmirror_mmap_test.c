@@ -12,7 +12,7 @@
 #include "kselftest_harness.h"
 #include "dmirror_test_util.h"
 
-/* See dmirror_mirror_test.c: a harness quirk, not this file's. */
+/* See dmirror_mirror.h: a harness quirk, not this file's. */
 #pragma GCC diagnostic ignored "-Wclobbered"
 
 #define PAGE_SZ		4096UL
