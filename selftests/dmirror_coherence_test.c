@@ -129,13 +129,10 @@ FIXTURE_VARIANT_ADD(two_files, coherent)
 FIXTURE_SETUP(two_files)
 {
 	self->fdb = -1;
-	self->fda = dmirror_open_dev(variant->dev);
-	if (self->fda < 0 && variant->coherent &&
-	    dmirror_loaded_without_coherent()) {
-		/* Harnesses before 6.12 run the test after a SKIP() here. */
-		self->skipped = true;
+	self->fda = dmirror_fixture_open(variant->dev, variant->coherent,
+					 &self->skipped);
+	if (self->skipped)
 		SKIP(return, DMIRROR_NO_COHERENT_WHY);
-	}
 	ASSERT_GE(self->fda, 0) TH_LOG("open /dev/hmm_dmirror%d: %s",
 				       variant->dev, strerror(errno));
 	self->fdb = dmirror_open_dev(variant->dev);

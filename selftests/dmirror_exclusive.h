@@ -31,13 +31,6 @@
  */
 #pragma GCC diagnostic ignored "-Wclobbered"
 
-#ifndef MAP_HUGE_SHIFT
-#define MAP_HUGE_SHIFT		26
-#endif
-#ifndef MAP_HUGE_2MB
-#define MAP_HUGE_2MB		(21 << MAP_HUGE_SHIFT)
-#endif
-
 #define HUGE_2M			(2UL << 20)
 #define WORDS_PER_PAGE		(PG / sizeof(unsigned int))
 
@@ -132,20 +125,10 @@ FIXTURE_VARIANT_ADD(excl, device_coherent)
 
 FIXTURE_SETUP(excl)
 {
-	self->fd = dmirror_open_dev(variant->dev);
-	/*
-	 * The coherent devices exist exactly when the module was loaded
-	 * with both windows; then failing to open one is a failure.
-	 */
-	if (self->fd < 0 && variant->coherent &&
-	    dmirror_loaded_without_coherent()) {
-		/*
-		 * Harnesses before 6.12 still run the test after a SKIP()
-		 * here, so every test first looks at self->skipped.
-		 */
-		self->skipped = true;
+	self->fd = dmirror_fixture_open(variant->dev, variant->coherent,
+					&self->skipped);
+	if (self->skipped)
 		SKIP(return, DMIRROR_NO_COHERENT_WHY);
-	}
 	ASSERT_GE(self->fd, 0) TH_LOG("open /dev/hmm_dmirror%d: %s",
 				      variant->dev, strerror(errno));
 }

@@ -517,12 +517,11 @@ FIXTURE_SETUP(ia)
 			SKIP(return, "%s", why);
 		}
 	}
-	self->fd = dmirror_open_dev(variant->dev);
-	if (self->fd < 0 && variant->state == ST_COHERENT &&
-	    dmirror_loaded_without_coherent()) {
-		self->skipped = true;
+	self->fd = dmirror_fixture_open(variant->dev,
+					variant->state == ST_COHERENT,
+					&self->skipped);
+	if (self->skipped)
 		SKIP(return, DMIRROR_NO_COHERENT_WHY);
-	}
 	ASSERT_LE(0, self->fd) TH_LOG("open /dev/hmm_dmirror%d: %s",
 				      variant->dev, strerror(errno));
 	self->res0 = dmirror_dev_stat(variant->dev, "resident_pages");

@@ -28,13 +28,6 @@
 #include "kselftest_harness.h"
 #include "dmirror_test_util.h"
 
-#ifndef MAP_HUGE_SHIFT
-#define MAP_HUGE_SHIFT		26
-#endif
-#ifndef MAP_HUGE_2MB
-#define MAP_HUGE_2MB		(21 << MAP_HUGE_SHIFT)
-#endif
-
 /*
  * Some versions of the harness (6.12) assign a local of their own after
  * setjmp() inside TEST_F(); GCC may then warn with -Wclobbered about code
@@ -130,20 +123,10 @@ FIXTURE_SETUP(mig)
 {
 	struct devstats s;
 
-	self->fd = dmirror_open_dev(variant->dev);
-	/*
-	 * The coherent devices exist exactly when the module was loaded
-	 * with both windows; then failing to open one is a failure.
-	 */
-	if (self->fd < 0 && variant->coherent &&
-	    dmirror_loaded_without_coherent()) {
-		/*
-		 * Harnesses before 6.12 still run the test after a SKIP()
-		 * here, so every test first looks at self->skipped.
-		 */
-		self->skipped = true;
+	self->fd = dmirror_fixture_open(variant->dev, variant->coherent,
+					&self->skipped);
+	if (self->skipped)
 		SKIP(return, DMIRROR_NO_COHERENT_WHY);
-	}
 	ASSERT_GE(self->fd, 0) TH_LOG("open /dev/hmm_dmirror%d: %s",
 				      variant->dev, strerror(errno));
 	ASSERT_EQ(0, read_stats(variant->dev, &s))

@@ -25,12 +25,6 @@
  */
 #pragma GCC diagnostic ignored "-Wclobbered"
 
-#ifndef MAP_HUGE_SHIFT
-#define MAP_HUGE_SHIFT		26
-#endif
-#ifndef MAP_HUGE_2MB
-#define MAP_HUGE_2MB		(21 << MAP_HUGE_SHIFT)
-#endif
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE	0x100000
 #endif
@@ -127,18 +121,6 @@ static inline long check(const void *buf, unsigned long npages,
 			 unsigned long long seed)
 {
 	return check_part(buf, 0, npages, seed);
-}
-
-/* Index of the first byte of @buf that is not @val, or -1. */
-static inline long check_bytes(const void *buf, size_t len, unsigned char val)
-{
-	const unsigned char *b = buf;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (b[i] != val)
-			return i;
-	return -1;
 }
 
 /* 1 when @buf holds exactly the bytes of @expect. */

@@ -154,7 +154,7 @@ TEST_F(mirror, bad_range_einval)
 			EXPECT_EQ(NOT_COPIED, cmd.faults);
 		}
 	}
-	EXPECT_EQ(-1L, check_bytes(out, npages * PAGE_SZ, SENTINEL));
+	EXPECT_EQ(-1L, byte_find(out, npages * PAGE_SZ, SENTINEL));
 	EXPECT_EQ(-1L, check(buf, npages, 0x11));
 
 	/* A page just below the end is a valid range. */
@@ -249,7 +249,7 @@ TEST_F(mirror, hole_in_range_efault)
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, buf, out, 12, &cmd));
 	EXPECT_EQ(NOT_COPIED, cmd.cpages);
 	EXPECT_EQ(NOT_COPIED, cmd.faults);
-	EXPECT_EQ(-1L, check_bytes(out, npages * PAGE_SZ, SENTINEL));
+	EXPECT_EQ(-1L, byte_find(out, npages * PAGE_SZ, SENTINEL));
 
 	EXPECT_EQ(-EFAULT, dev_write(self->fd, buf, in, 12, &cmd));
 	EXPECT_EQ(NOT_COPIED, cmd.cpages);
@@ -260,7 +260,7 @@ TEST_F(mirror, hole_in_range_efault)
 	ASSERT_EQ(0, dev_read(self->fd, buf, out, 4, &cmd));
 	memset(out, SENTINEL, npages * PAGE_SZ);
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, buf, out, 12, &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, npages * PAGE_SZ, SENTINEL));
+	EXPECT_EQ(-1L, byte_find(out, npages * PAGE_SZ, SENTINEL));
 
 	/* Starting in the hole, and running into the hole at the end. */
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, buf + 4 * PAGE_SZ, out, 8,
@@ -269,7 +269,7 @@ TEST_F(mirror, hole_in_range_efault)
 				    &cmd));
 	EXPECT_EQ(-EFAULT, dev_write(self->fd, buf + 8 * PAGE_SZ, in, 8,
 				     &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, npages * PAGE_SZ, SENTINEL));
+	EXPECT_EQ(-1L, byte_find(out, npages * PAGE_SZ, SENTINEL));
 	EXPECT_EQ(-1L, check_part(buf, 8, 4, 0x14));
 
 	/* The snapshot of the whole range reports the holes. */
@@ -307,7 +307,7 @@ TEST_F(mirror, huge_request_mostly_unmapped)
 
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, area, out, npages, &cmd));
 	EXPECT_EQ(NOT_COPIED, cmd.cpages);
-	EXPECT_EQ(-1L, check_bytes(out, PAGE_SZ, SENTINEL));
+	EXPECT_EQ(-1L, byte_find(out, PAGE_SZ, SENTINEL));
 
 	memset(out, 0x99, PAGE_SZ);
 	EXPECT_EQ(-EFAULT, dev_write(self->fd, area, out, npages, &cmd));
@@ -338,11 +338,11 @@ static int foreign_child(int fd, char *buf, unsigned long npages)
 	if (dev_read(fd, buf, io, npages, &cmd) != -EPERM)
 		return 2;
 	if (cmd.cpages != NOT_COPIED ||
-	    check_bytes(io, npages * PAGE_SZ, SENTINEL) != -1)
+	    byte_find(io, npages * PAGE_SZ, SENTINEL) != -1)
 		return 3;
 	if (dev_snap(fd, buf, io, npages, &cmd) != -EPERM)
 		return 4;
-	if (check_bytes(io, npages * PAGE_SZ, SENTINEL) != -1)
+	if (byte_find(io, npages * PAGE_SZ, SENTINEL) != -1)
 		return 5;
 	fill(io, npages, 0x18);
 	if (dev_write(fd, buf, io, npages, &cmd) != -EPERM)
@@ -546,7 +546,7 @@ TEST_F(file, shared_readonly)
 	EXPECT_EQ(1ULL, cmd.faults);
 	EXPECT_EQ(-1L, check(io, FILE_PAGES, 0x81));
 	ASSERT_EQ(0, dev_snap(self->dev, map, io, FILE_PAGES, &cmd));
-	EXPECT_EQ(-1L, check_bytes(io, FILE_PAGES, SNAP_RO));
+	EXPECT_EQ(-1L, byte_find(io, FILE_PAGES, SNAP_RO));
 
 	fill(io, FILE_PAGES, 0x84);
 	EXPECT_EQ(-EPERM, dev_write(self->dev, map, io, FILE_PAGES, &cmd));
@@ -579,7 +579,7 @@ TEST_F(file, private_cow)
 	EXPECT_EQ(1ULL, cmd.faults);
 	EXPECT_EQ(-1L, check(io, FILE_PAGES, 0x81));
 	ASSERT_EQ(0, dev_snap(self->dev, map, io, FILE_PAGES, &cmd));
-	EXPECT_EQ(-1L, check_bytes(io, FILE_PAGES, SNAP_RO));
+	EXPECT_EQ(-1L, byte_find(io, FILE_PAGES, SNAP_RO));
 
 	fill(io, FILE_PAGES, 0x85);
 	ASSERT_EQ(0, dev_write(self->dev, map, io, FILE_PAGES, &cmd));
@@ -588,7 +588,7 @@ TEST_F(file, private_cow)
 	EXPECT_EQ(-1L, check(map, FILE_PAGES, 0x85));
 	EXPECT_TRUE(file_holds(self->file, 0x81));
 	ASSERT_EQ(0, dev_snap(self->dev, map, io, FILE_PAGES, &cmd));
-	EXPECT_EQ(-1L, check_bytes(io, FILE_PAGES, SNAP_RW));
+	EXPECT_EQ(-1L, byte_find(io, FILE_PAGES, SNAP_RW));
 
 	memset(io, SENTINEL, len);
 	ASSERT_EQ(0, dev_read(self->dev, map, io, FILE_PAGES, &cmd));

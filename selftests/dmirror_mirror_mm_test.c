@@ -40,7 +40,7 @@ TEST_F(mirror, thp_pmd)
 		SKIP(return, "the range did not get a huge page (byte %#x)",
 		     out[0]);
 	}
-	EXPECT_EQ(-1L, check_bytes(out, PMD_PAGES, SNAP_PMD_RW));
+	EXPECT_EQ(-1L, byte_find(out, PMD_PAGES, SNAP_PMD_RW));
 
 	memset(out, SENTINEL, PMD_SZ);
 	ASSERT_EQ(0, dev_read(self->fd, buf, out, PMD_PAGES, &cmd));
@@ -53,11 +53,11 @@ TEST_F(mirror, thp_pmd)
 	EXPECT_EQ(PMD_PAGES, cmd.cpages);
 	EXPECT_EQ(-1L, check(buf, PMD_PAGES, 0xf2));
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, PMD_PAGES, &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, PMD_PAGES, SNAP_PMD_RW));
+	EXPECT_EQ(-1L, byte_find(out, PMD_PAGES, SNAP_PMD_RW));
 
 	ASSERT_EQ(0, mprotect(buf, PMD_SZ, PROT_READ));
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, PMD_PAGES, &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, PMD_PAGES, SNAP_PMD_RO));
+	EXPECT_EQ(-1L, byte_find(out, PMD_PAGES, SNAP_PMD_RO));
 	fill(in, PMD_PAGES, 0xf3);
 	EXPECT_EQ(-EPERM, dev_write(self->fd, buf, in, PMD_PAGES, &cmd));
 	EXPECT_EQ(-1L, check(buf, PMD_PAGES, 0xf2));
@@ -100,7 +100,7 @@ TEST_F(mirror, hugetlb_2m)
 	EXPECT_EQ(-1L, check(buf, PMD_PAGES, 0x91));
 
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, PMD_PAGES, &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, PMD_PAGES, SNAP_PMD_RW));
+	EXPECT_EQ(-1L, byte_find(out, PMD_PAGES, SNAP_PMD_RW));
 
 	memset(out, SENTINEL, PMD_SZ);
 	ASSERT_EQ(0, dev_read(self->fd, buf, out, PMD_PAGES, &cmd));
@@ -110,7 +110,7 @@ TEST_F(mirror, hugetlb_2m)
 
 	ASSERT_EQ(0, mprotect(buf, PMD_SZ, PROT_READ));
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, PMD_PAGES, &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, PMD_PAGES, SNAP_PMD_RO));
+	EXPECT_EQ(-1L, byte_find(out, PMD_PAGES, SNAP_PMD_RO));
 	fill(in, PMD_PAGES, 0x92);
 	EXPECT_EQ(-EPERM, dev_write(self->fd, buf, in, PMD_PAGES, &cmd));
 	EXPECT_EQ(-1L, check(buf, PMD_PAGES, 0x91));
@@ -384,9 +384,9 @@ TEST_F(mirror, munmap_invalidates)
 	memset(out, SENTINEL, npages * PAGE_SZ);
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, buf, out, npages, &cmd));
 	EXPECT_EQ(NOT_COPIED, cmd.cpages);
-	EXPECT_EQ(-1L, check_bytes(out, npages * PAGE_SZ, SENTINEL));
+	EXPECT_EQ(-1L, byte_find(out, npages * PAGE_SZ, SENTINEL));
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, npages, &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, npages, SNAP_ERROR));
+	EXPECT_EQ(-1L, byte_find(out, npages, SNAP_ERROR));
 
 	again = mmap(buf, npages * PAGE_SZ, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
@@ -431,7 +431,7 @@ TEST_F(mirror, munmap_partial_keeps_rest)
 
 	memset(out, SENTINEL, npages * PAGE_SZ);
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, buf, out, npages, &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, npages * PAGE_SZ, SENTINEL));
+	EXPECT_EQ(-1L, byte_find(out, npages * PAGE_SZ, SENTINEL));
 
 	free(out);
 	munmap(buf, 4 * PAGE_SZ);
@@ -476,7 +476,7 @@ TEST_F(mirror, mprotect_readonly_after_write)
 	EXPECT_EQ(1ULL, cmd.faults);
 	EXPECT_EQ(-1L, check(out, npages, 0x41));
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, npages, &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, npages, SNAP_RO));
+	EXPECT_EQ(-1L, byte_find(out, npages, SNAP_RO));
 
 	ASSERT_EQ(0, mprotect(buf, npages * PAGE_SZ, PROT_READ | PROT_WRITE));
 	ASSERT_EQ(0, dev_write(self->fd, buf, in, npages, &cmd));

@@ -97,7 +97,7 @@ TEST_F(mirror, anon_read_touched)
 	/* Reading changed nothing on the CPU side. */
 	EXPECT_EQ(-1L, check(buf, npages, 0xa1));
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, npages, &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, npages, SNAP_RW));
+	EXPECT_EQ(-1L, byte_find(out, npages, SNAP_RW));
 
 	free(out);
 	munmap(buf, npages * PAGE_SZ);
@@ -155,17 +155,17 @@ TEST_F(mirror, anon_read_zero_page)
 	ASSERT_NE(NULL, in);
 
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, npages, &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, npages, SNAP_NONE));
+	EXPECT_EQ(-1L, byte_find(out, npages, SNAP_NONE));
 
 	memset(out, SENTINEL, npages * PAGE_SZ);
 	ASSERT_EQ(0, dev_read(self->fd, buf, out, npages, &cmd));
 	EXPECT_EQ(npages, cmd.cpages);
 	EXPECT_EQ(1ULL, cmd.faults);
-	EXPECT_EQ(-1L, check_bytes(out, npages * PAGE_SZ, 0));
+	EXPECT_EQ(-1L, byte_find(out, npages * PAGE_SZ, 0));
 
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, npages, &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, npages, SNAP_ZERO));
-	EXPECT_EQ(-1L, check_bytes(buf, npages * PAGE_SZ, 0));
+	EXPECT_EQ(-1L, byte_find(out, npages, SNAP_ZERO));
+	EXPECT_EQ(-1L, byte_find(buf, npages * PAGE_SZ, 0));
 
 	fill(in, npages, 0xa3);
 	ASSERT_EQ(0, dev_write(self->fd, buf, in, npages, &cmd));
@@ -173,7 +173,7 @@ TEST_F(mirror, anon_read_zero_page)
 	EXPECT_EQ(1ULL, cmd.faults);
 	EXPECT_EQ(-1L, check(buf, npages, 0xa3));
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, npages, &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, npages, SNAP_RW));
+	EXPECT_EQ(-1L, byte_find(out, npages, SNAP_RW));
 
 	free(in);
 	free(out);
@@ -215,7 +215,7 @@ TEST_F(mirror, anon_write_untouched)
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, npages, &cmd));
 	EXPECT_EQ(npages, cmd.cpages);
 	EXPECT_EQ(0ULL, cmd.faults);
-	EXPECT_EQ(-1L, check_bytes(out, npages, SNAP_RW));
+	EXPECT_EQ(-1L, byte_find(out, npages, SNAP_RW));
 
 	free(in);
 	free(out);
@@ -277,7 +277,7 @@ TEST_F(mirror, cpu_writes_seen_by_device)
 	ASSERT_EQ(0, dev_read(self->fd, buf + npages * PAGE_SZ, out, npages,
 			      &cmd));
 	EXPECT_EQ(1ULL, cmd.faults);
-	EXPECT_EQ(-1L, check_bytes(out, npages * PAGE_SZ, 0));
+	EXPECT_EQ(-1L, byte_find(out, npages * PAGE_SZ, 0));
 	fill(buf + npages * PAGE_SZ, npages, 0xc3);
 	ASSERT_EQ(0, dev_read(self->fd, buf + npages * PAGE_SZ, out, npages,
 			      &cmd));
@@ -322,7 +322,7 @@ TEST_F(mirror, readonly_mapping)
 	EXPECT_EQ(1ULL, cmd.faults);
 	EXPECT_EQ(-1L, check(out, npages, 0xd1));
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, npages, &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, npages, SNAP_RO));
+	EXPECT_EQ(-1L, byte_find(out, npages, SNAP_RO));
 
 	/* Mirrored read-only now; still no writing. */
 	EXPECT_EQ(-EPERM, dev_write(self->fd, buf, in, npages, &cmd));
@@ -334,11 +334,11 @@ TEST_F(mirror, readonly_mapping)
 	ASSERT_EQ(0, dev_read(self->fd, fresh, out, npages, &cmd));
 	EXPECT_EQ(npages, cmd.cpages);
 	EXPECT_EQ(1ULL, cmd.faults);
-	EXPECT_EQ(-1L, check_bytes(out, npages * PAGE_SZ, 0));
+	EXPECT_EQ(-1L, byte_find(out, npages * PAGE_SZ, 0));
 	ASSERT_EQ(0, dev_snap(self->fd, fresh, out, npages, &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, npages, SNAP_ZERO));
+	EXPECT_EQ(-1L, byte_find(out, npages, SNAP_ZERO));
 	EXPECT_EQ(-EPERM, dev_write(self->fd, fresh, in, npages, &cmd));
-	EXPECT_EQ(-1L, check_bytes(fresh, npages * PAGE_SZ, 0));
+	EXPECT_EQ(-1L, byte_find(fresh, npages * PAGE_SZ, 0));
 
 	free(in);
 	free(out);
@@ -401,13 +401,13 @@ TEST_F(mirror, prot_none)
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, buf, out, npages, &cmd));
 	EXPECT_EQ(NOT_COPIED, cmd.cpages);
 	EXPECT_EQ(NOT_COPIED, cmd.faults);
-	EXPECT_EQ(-1L, check_bytes(out, npages * PAGE_SZ, SENTINEL));
+	EXPECT_EQ(-1L, byte_find(out, npages * PAGE_SZ, SENTINEL));
 	EXPECT_EQ(-EFAULT, dev_write(self->fd, buf, in, npages, &cmd));
 
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, npages, &cmd));
 	EXPECT_EQ(npages, cmd.cpages);
 	EXPECT_EQ(0ULL, cmd.faults);
-	EXPECT_EQ(-1L, check_bytes(out, npages, SNAP_ERROR));
+	EXPECT_EQ(-1L, byte_find(out, npages, SNAP_ERROR));
 
 	ASSERT_EQ(0, mprotect(buf, npages * PAGE_SZ, PROT_READ | PROT_WRITE));
 	EXPECT_EQ(-1L, check(buf, npages, 0xe1));
@@ -418,7 +418,7 @@ TEST_F(mirror, prot_none)
 	ASSERT_EQ(0, mprotect(buf + 4 * PAGE_SZ, PAGE_SZ, PROT_NONE));
 	memset(out, SENTINEL, npages * PAGE_SZ);
 	EXPECT_EQ(-EFAULT, dev_read(self->fd, buf, out, npages, &cmd));
-	EXPECT_EQ(-1L, check_bytes(out, npages * PAGE_SZ, SENTINEL));
+	EXPECT_EQ(-1L, byte_find(out, npages * PAGE_SZ, SENTINEL));
 	EXPECT_EQ(-EFAULT, dev_write(self->fd, buf, in, npages, &cmd));
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, npages, &cmd));
 	for (i = 0; i < npages; i++)
@@ -496,13 +496,13 @@ TEST_F(mirror, snapshot_large_untouched)
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, npages, &cmd));
 	EXPECT_EQ(npages, cmd.cpages);
 	EXPECT_EQ(0ULL, cmd.faults);
-	EXPECT_EQ(-1L, check_bytes(out, npages, SNAP_NONE));
+	EXPECT_EQ(-1L, byte_find(out, npages, SNAP_NONE));
 
 	ASSERT_EQ(0, mprotect(buf, size, PROT_NONE));
 	memset(out, SENTINEL, npages);
 	ASSERT_EQ(0, dev_snap(self->fd, buf, out, npages, &cmd));
 	EXPECT_EQ(npages, cmd.cpages);
-	EXPECT_EQ(-1L, check_bytes(out, npages, SNAP_ERROR));
+	EXPECT_EQ(-1L, byte_find(out, npages, SNAP_ERROR));
 
 	free(out);
 	munmap(buf, size);

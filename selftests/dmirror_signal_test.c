@@ -174,13 +174,10 @@ FIXTURE_VARIANT_ADD(sig, device_coherent)
 
 FIXTURE_SETUP(sig)
 {
-	self->fd = dmirror_open_dev(variant->dev);
-	if (self->fd < 0 && variant->coherent &&
-	    dmirror_loaded_without_coherent()) {
-		/* Harnesses before 6.12 run the test after a SKIP() here. */
-		self->skipped = true;
+	self->fd = dmirror_fixture_open(variant->dev, variant->coherent,
+					&self->skipped);
+	if (self->skipped)
 		SKIP(return, DMIRROR_NO_COHERENT_WHY);
-	}
 	ASSERT_GE(self->fd, 0) TH_LOG("open /dev/hmm_dmirror%d: %s",
 				      variant->dev, strerror(errno));
 	self->capacity = dmirror_dev_stat(variant->dev, "capacity_pages");
@@ -505,11 +502,9 @@ FIXTURE_SETUP(busy)
 {
 	self->pfd[0] = -1;
 	self->pfd[1] = -1;
-	self->fd = dmirror_open_dev(COHERENT_DEV);
-	if (self->fd < 0 && dmirror_loaded_without_coherent()) {
-		self->skipped = true;
+	self->fd = dmirror_fixture_open(COHERENT_DEV, true, &self->skipped);
+	if (self->skipped)
 		SKIP(return, DMIRROR_NO_COHERENT_WHY);
-	}
 	ASSERT_GE(self->fd, 0) TH_LOG("open /dev/hmm_dmirror%d: %s",
 				      COHERENT_DEV, strerror(errno));
 	self->capacity = dmirror_dev_stat(COHERENT_DEV, "capacity_pages");
