@@ -282,47 +282,6 @@ void foreign_child(void)
 		fail(F_FOREIGN, "foreign child: status %#x", status);
 }
 
-static int recv_fd(int sock)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))], data;
-	struct iovec iov = { &data, 1 };
-	struct msghdr msg = { 0 };
-	struct cmsghdr *cm;
-	int fd;
-
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf;
-	msg.msg_controllen = sizeof(cbuf);
-	if (recvmsg(sock, &msg, 0) != 1)
-		return -1;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
-	return fd;
-}
-
-static void send_fd(int sock, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))], data = 'x';
-	struct iovec iov = { &data, 1 };
-	struct msghdr msg = { 0 };
-	struct cmsghdr *cm;
-
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf;
-	msg.msg_controllen = sizeof(cbuf);
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
-	if (sendmsg(sock, &msg, 0) != 1)
-		_exit(1);
-}
-
 /*
  * A child opens a device, puts some of its memory on it, hands the
  * descriptor over and exits; its file must refuse everything and close.
@@ -355,7 +314,8 @@ void exited_owner(void)
 		dmirror_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd);
 		cmd.npages = 16;
 		dmirror_cmd(fd, HMM_DMIRROR_EXCLUSIVE, &cmd);
-		send_fd(sv[1], fd);
+		if (send_fd(sv[1], fd))
+			_exit(1);
 		_exit(0);
 	}
 	close(sv[1]);
