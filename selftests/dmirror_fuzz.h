@@ -3,7 +3,8 @@
  * dmirror_fuzz: what its files share. dmirror_fuzz.c says what the fuzzer
  * does and holds the fuzzing process; fuzz_arena.c the arena and the
  * random fields of a call, fuzz_call.c one call and its checks and the
- * scenarios. Each file calls only those listed after it here.
+ * scenarios. dmirror_fuzz.c calls the other two, fuzz_call.c calls
+ * fuzz_arena.c, and fuzz_arena.c calls neither.
  */
 #ifndef _DMIRROR_FUZZ_H
 #define _DMIRROR_FUZZ_H
