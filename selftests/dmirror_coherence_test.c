@@ -16,7 +16,7 @@
 #include "kselftest_harness.h"
 #include "dmirror_test_util.h"
 
-/* See dmirror_mirror_test.c: a harness variable, not one of ours. */
+/* See dmirror_mirror.h: a harness variable, not one of ours. */
 #pragma GCC diagnostic ignored "-Wclobbered"
 
 #ifndef MADV_POPULATE_READ
@@ -35,11 +35,7 @@
 #define PAGE_SZ			4096UL
 #define WIN_PAGES		512UL		/* one 2 MiB window */
 #define WIN_SZ			(WIN_PAGES * PAGE_SZ)
-#define MIB			(1024UL * 1024)
 #define GIB			(1024 * MIB)
-
-/* Snapshot byte of a present, writable page in system memory. */
-#define SNAP_SYS_RW		(HMM_DMIRROR_PROT_NONE | HMM_DMIRROR_PROT_WRITE)
 
 /*
  * How long a killed process may take to leave its request (and, where its
@@ -103,14 +99,6 @@ static char *map_base(unsigned long npages)
 	return p;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * Two files of one device in one process.
  */
@@ -141,13 +129,10 @@ FIXTURE_VARIANT_ADD(two_files, coherent)
 FIXTURE_SETUP(two_files)
 {
 	self->fdb = -1;
-	self->fda = dmirror_open_dev(variant->dev);
-	if (self->fda < 0 && variant->coherent &&
-	    dmirror_loaded_without_coherent()) {
-		/* Harnesses before 6.12 run the test after a SKIP() here. */
-		self->skipped = true;
+	self->fda = dmirror_fixture_open(variant->dev, variant->coherent,
+					 &self->skipped);
+	if (self->skipped)
 		SKIP(return, DMIRROR_NO_COHERENT_WHY);
-	}
 	ASSERT_GE(self->fda, 0) TH_LOG("open /dev/hmm_dmirror%d: %s",
 				       variant->dev, strerror(errno));
 	self->fdb = dmirror_open_dev(variant->dev);

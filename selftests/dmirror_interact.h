@@ -19,25 +19,14 @@
 #include "kselftest_harness.h"
 #include "dmirror_test_util.h"
 
-/* See dmirror_migrate_test.c: harness code, not ours, trips -Wclobbered. */
+/* See dmirror_migrate.h: harness code, not ours, trips -Wclobbered. */
 #pragma GCC diagnostic ignored "-Wclobbered"
 
-#define PG		4096UL
 #define HPAGE		(2UL * 1024 * 1024)
 #define SEED		0x51
 #define SEED_NEW	0x52
 #define SEED_CHILD	0x53
 
-#define SNAP_SYS_RW	HMM_DMIRROR_PROT_WRITE
-#define SNAP_SYS_RO	HMM_DMIRROR_PROT_READ
-#define SNAP_PRIV_RW	(HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | \
-			 HMM_DMIRROR_PROT_WRITE)
-#define SNAP_PRIV_RO	(HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL | \
-			 HMM_DMIRROR_PROT_READ)
-#define SNAP_COH_RW	(HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL | \
-			 HMM_DMIRROR_PROT_WRITE)
-#define SNAP_COH_RO	(HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL | \
-			 HMM_DMIRROR_PROT_READ)
 /*
  * Not a snapshot byte: "the byte, with or without HMM_DMIRROR_PROT_PMD,
  * the same for every page". A device THP the CPU touched comes back as a
@@ -45,48 +34,6 @@
  */
 #define ANY_PMD		0x100
 enum ia_state { ST_PRIVATE, ST_THP, ST_EXCL, ST_COHERENT, ST_MIRROR };
-
-static inline unsigned long long pat_word(unsigned int seed, unsigned long page,
-					  unsigned long w)
-{
-	return (((unsigned long long)seed << 48) |
-		((unsigned long long)page << 12) | w) ^ 0x3d5a07e100000000ULL;
-}
-
-static inline void pat_fill(void *p, unsigned long page0, unsigned long npages,
-			    unsigned int seed)
-{
-	unsigned long long *w = p;
-	unsigned long i, per = PG / sizeof(*w);
-
-	for (i = 0; i < npages * per; i++)
-		w[i] = pat_word(seed, page0 + i / per, i % per);
-}
-
-/* -1 if @p holds the pattern, else the byte offset of the first mismatch. */
-static inline long pat_find(const void *p, unsigned long page0, unsigned long npages,
-			    unsigned int seed)
-{
-	const unsigned long long *w = p;
-	unsigned long i, per = PG / sizeof(*w);
-
-	for (i = 0; i < npages * per; i++)
-		if (w[i] != pat_word(seed, page0 + i / per, i % per))
-			return i * sizeof(*w);
-	return -1;
-}
-
-/* -1 if all @len bytes at @p are @val, else the first other offset. */
-static inline long byte_find(const void *p, size_t len, unsigned char val)
-{
-	const unsigned char *b = p;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (b[i] != val)
-			return i;
-	return -1;
-}
 
 FIXTURE(ia)
 {
@@ -177,7 +124,7 @@ static inline int check_excl(struct _test_data_ia *self, const void *addr,
  * Returns -1 when all match, -2 when SNAPSHOT failed, else the first page
  * that differs.
  */
-static inline long snap_find(struct _test_data_ia *self, const void *addr,
+static inline long snap_want(struct _test_data_ia *self, const void *addr,
 			     unsigned long npages, int want)
 {
 	struct hmm_dmirror_cmd cmd = {
@@ -570,12 +517,11 @@ FIXTURE_SETUP(ia)
 			SKIP(return, "%s", why);
 		}
 	}
-	self->fd = dmirror_open_dev(variant->dev);
-	if (self->fd < 0 && variant->state == ST_COHERENT &&
-	    dmirror_loaded_without_coherent()) {
-		self->skipped = true;
+	self->fd = dmirror_fixture_open(variant->dev,
+					variant->state == ST_COHERENT,
+					&self->skipped);
+	if (self->skipped)
 		SKIP(return, DMIRROR_NO_COHERENT_WHY);
-	}
 	ASSERT_LE(0, self->fd) TH_LOG("open /dev/hmm_dmirror%d: %s",
 				      variant->dev, strerror(errno));
 	self->res0 = dmirror_dev_stat(variant->dev, "resident_pages");
@@ -595,13 +541,13 @@ FIXTURE_SETUP(ia)
 		MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	pat_fill(self->p, 0, self->n, SEED);
 	if (variant->state == ST_THP)
-		ASSERT_EQ(-1L, snap_find(self, self->p, self->n,
+		ASSERT_EQ(-1L, snap_want(self, self->p, self->n,
 					 SNAP_SYS_RW | HMM_DMIRROR_PROT_PMD))
 			TH_LOG("no THP, though the kernel has them");
 	if (variant->state == ST_EXCL)
 		ASSERT_EQ(0, hold_pages(self));
 	ASSERT_EQ(0, ia_enter(self));
-	ASSERT_EQ(-1L, snap_find(self, self->p, self->n, self->dev_byte));
+	ASSERT_EQ(-1L, snap_want(self, self->p, self->n, self->dev_byte));
 	ASSERT_EQ(on_dev(self, self->n), resident(self));
 	ASSERT_EQ(variant->state == ST_EXCL ? -EPERM : 0,
 		  check_excl(self, self->p, self->n));
@@ -668,7 +614,7 @@ static inline int child_sees(struct _test_data_ia *self, unsigned char want, boo
 	if (fd < 0)
 		return 2;
 	self->fd = fd;
-	if (snap_find(self, self->p, self->n, want) != -1)
+	if (snap_want(self, self->p, self->n, want) != -1)
 		return 3;
 	if (zeros && byte_find(self->p, self->len, 0) >= 0)
 		return 4;

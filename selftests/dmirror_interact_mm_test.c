@@ -26,15 +26,6 @@
 #define KHUGEPAGED_DIR	"/sys/kernel/mm/transparent_hugepage/khugepaged"
 #define WAIT_MS		20000
 
-/* Milliseconds since some fixed point. */
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* The first word of the file @path into @buf (for file_write() later). */
 static int knob_read(const char *path, char *buf, size_t len)
 {
@@ -128,7 +119,7 @@ static int refill(struct _test_data_ia *self, char *at, size_t len, bool same,
 	}
 	if (ia_ioctl(self, req, at, self->n, &cmd) || cmd.cpages != self->n)
 		return 3;
-	return snap_find(self, at, self->n, self->dev_byte) == -1 ? 0 : 4;
+	return snap_want(self, at, self->n, self->dev_byte) == -1 ? 0 : 4;
 }
 
 /* ---- swap under a memory cgroup limit --------------------------------- */
@@ -182,11 +173,11 @@ TEST_F_TIMEOUT(ia, memcg_swap_out_in, 120)
 	if (out) {
 		EXPECT_LE((long long)self->len,
 			  memcg_read(self->cg, "memory.swap.current", NULL));
-		EXPECT_EQ(-1L, snap_find(self, self->p, self->n,
+		EXPECT_EQ(-1L, snap_want(self, self->p, self->n,
 					 HMM_DMIRROR_PROT_NONE));
 		EXPECT_EQ(0, check_excl(self, self->p, self->n));
 	} else {
-		EXPECT_EQ(-1L, snap_find(self, self->p, self->n,
+		EXPECT_EQ(-1L, snap_want(self, self->p, self->n,
 					 self->dev_byte));
 		EXPECT_EQ(variant_excl(self) ? -EPERM : 0,
 			  check_excl(self, self->p, self->n));
@@ -200,7 +191,7 @@ TEST_F_TIMEOUT(ia, memcg_swap_out_in, 120)
 	pat_fill(self->out, 0, self->n, SEED_NEW);
 	ASSERT_EQ(0, dev_io(self, HMM_DMIRROR_WRITE, self->p, self->n, &cmd));
 	EXPECT_EQ(-1L, pat_find(self->p, 0, self->n, SEED_NEW));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->cpu_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->cpu_byte));
 }
 
 /* ---- OOM kill inside a memory cgroup ---------------------------------- */
@@ -284,7 +275,7 @@ TEST_F_TIMEOUT(ia, memcg_oom_kill, 120)
 	while (resident(self) != on_dev(self, self->n) && now_ms() < end)
 		usleep(20000);
 	EXPECT_EQ(on_dev(self, self->n), resident(self));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->dev_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->dev_byte));
 	EXPECT_EQ(variant_excl(self) ? -EPERM : 0,
 		  check_excl(self, self->p, self->n));
 	EXPECT_EQ(0, dev_check(self, self->p, 0, self->n, SEED));
@@ -357,7 +348,7 @@ TEST_F_TIMEOUT(ia, ksm_merge, 120)
 	want = self->state == ST_MIRROR ? (long long)self->n : 0;
 	EXPECT_EQ(want, merged);
 	EXPECT_EQ(on_dev(self, self->n), resident(self));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, want ?
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, want ?
 				 SNAP_SYS_RO : self->dev_byte));
 	EXPECT_EQ(variant_excl(self) ? -EPERM : 0,
 		  check_excl(self, self->p, self->n));
@@ -403,14 +394,14 @@ TEST_F(ia, compact_memory)
 		SKIP(return, "kernel lacks compaction (CONFIG_COMPACTION)");
 	}
 	ASSERT_EQ(0, file_write("/proc/sys/vm/compact_memory", "1"));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->dev_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->dev_byte));
 	EXPECT_EQ(on_dev(self, self->n), resident(self));
 	EXPECT_EQ(variant_excl(self) ? -EPERM : 0,
 		  check_excl(self, self->p, self->n));
 	EXPECT_EQ(0, dev_check(self, self->p, 0, self->n, SEED));
 	EXPECT_EQ(0, cpu_faults(self));
 	EXPECT_EQ(-1L, pat_find(self->p, 0, self->n, SEED));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->cpu_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->cpu_byte));
 	EXPECT_EQ(moved(self, self->n), cpu_faults(self));
 }
 
@@ -505,13 +496,13 @@ static void after_collapse(struct __test_metadata *_metadata,
 	unsigned long n = self->n;
 
 	if (w.collapsed) {
-		EXPECT_EQ(-1L, snap_find(self, self->p, pages,
+		EXPECT_EQ(-1L, snap_want(self, self->p, pages,
 					 SNAP_SYS_RW | HMM_DMIRROR_PROT_PMD));
 		EXPECT_EQ(0, resident(self));
 		EXPECT_EQ(moved(self, n), cpu_faults(self));
 	} else {
 		/* Exclusive entries were given back before the pipe said no. */
-		EXPECT_EQ(-1L, snap_find(self, self->p, n, variant_excl(self) ?
+		EXPECT_EQ(-1L, snap_want(self, self->p, n, variant_excl(self) ?
 					 self->cpu_byte : self->dev_byte));
 		EXPECT_EQ(on_dev(self, n), resident(self));
 		EXPECT_EQ(0, cpu_faults(self));

@@ -26,7 +26,7 @@
 static void in_state(struct __test_metadata *_metadata,
 		     struct _test_data_ia *self)
 {
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->dev_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->dev_byte));
 	EXPECT_EQ(on_dev(self, self->n), resident(self));
 	EXPECT_EQ(variant_excl(self) ? -EPERM : 0,
 		  check_excl(self, self->p, self->n));
@@ -43,7 +43,7 @@ static void in_state(struct __test_metadata *_metadata,
 static void came_home(struct __test_metadata *_metadata,
 		      struct _test_data_ia *self, unsigned int seed)
 {
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->cpu_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->cpu_byte));
 	EXPECT_EQ(moved(self, self->n), cpu_faults(self));
 	EXPECT_EQ(self->state == ST_COHERENT ? (long long)self->n : 0LL,
 		  resident(self));
@@ -450,7 +450,7 @@ TEST_F(ia, uffd_wp)
 		SKIP(return, "%s", why);
 	}
 	ASSERT_LE(0, uffd) TH_LOG("userfaultfd: %s", strerror(-uffd));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->ro_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->ro_byte));
 
 	pat_fill(self->out, 0, self->n, SEED_NEW);
 	EXPECT_EQ(-EFAULT, ia_ioctl(self, HMM_DMIRROR_WRITE, self->p, self->n,
@@ -631,7 +631,7 @@ static int core_child(struct _test_data_ia *self)
 		return 6;
 	if (ia_enter(self))
 		return 7;
-	if (snap_find(self, self->p, self->n, self->dev_byte) != -1)
+	if (snap_want(self, self->p, self->n, self->dev_byte) != -1)
 		return 8;
 	signal(SIGABRT, SIG_DFL);
 	raise(SIGABRT);
@@ -714,7 +714,7 @@ TEST_F(ia, coredump)
 	ASSERT_EQ(0, core_segment(fd, (uintptr_t)self->p, &off, &size));
 	ASSERT_EQ(self->len, size);
 	/* The parent's range stays as it was (a READ fills self->out). */
-	ASSERT_EQ(-1L, snap_find(self, self->p, self->n, self->dev_byte));
+	ASSERT_EQ(-1L, snap_want(self, self->p, self->n, self->dev_byte));
 	ASSERT_EQ(on_dev(self, self->n), resident(self));
 	ASSERT_EQ(variant_excl(self) ? -EPERM : 0,
 		  check_excl(self, self->p, self->n));

@@ -142,7 +142,7 @@ static void remote(struct __test_metadata *_metadata, struct _test_data_ia *self
 	}
 	EXPECT_EQ(0, WEXITSTATUS(status))
 		TH_LOG("child: 3 wrong data, 10-12 short, 13-17 ptrace");
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->cpu_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->cpu_byte));
 	EXPECT_EQ(moved(self, self->n), cpu_faults(self));
 	EXPECT_EQ(self->state == ST_COHERENT ? (long long)self->n : 0LL,
 		  resident(self));
@@ -237,7 +237,7 @@ TEST_F(ia, pagemap_read)
 		}
 	}
 	free(pm);
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->dev_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->dev_byte));
 	EXPECT_EQ(on_dev(self, self->n), resident(self));
 	EXPECT_EQ(variant_excl(self) ? -EPERM : 0,
 		  check_excl(self, self->p, self->n));
@@ -286,7 +286,7 @@ TEST_F(ia, smaps_read)
 	EXPECT_EQ(kb, smaps_kb(self->p, "Rss"));
 	EXPECT_EQ(kb, smaps_kb(self->p, "Anonymous"));
 	EXPECT_EQ(0, smaps_kb(self->p, "Swap"));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->dev_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->dev_byte));
 	EXPECT_EQ(on_dev(self, self->n), resident(self));
 	EXPECT_EQ(variant_excl(self) ? -EPERM : 0,
 		  check_excl(self, self->p, self->n));

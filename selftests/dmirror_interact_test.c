@@ -59,7 +59,7 @@ TEST_F(ia, fork_cow_parent_writes)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, status) TH_LOG("child: 3 old data lost, 4 own write lost");
 	EXPECT_EQ(-1L, pat_find(self->p, 0, self->n, SEED_NEW));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, SNAP_SYS_RW));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, SNAP_SYS_RW));
 	EXPECT_EQ(0, dev_check(self, self->p, 0, self->n, SEED_NEW));
 	EXPECT_EQ(moved(self, self->n), cpu_faults(self));
 }
@@ -89,7 +89,7 @@ TEST_F(ia, fork_cow_child_writes)
 	want = variant->state == ST_COHERENT ? SNAP_COH_RO : SNAP_SYS_RO;
 	if (self->large)
 		want |= ANY_PMD;
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, want));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, want));
 	EXPECT_EQ(0, dev_check(self, self->p, 0, self->n, SEED));
 	EXPECT_EQ(-1L, pat_find(self->p, 0, self->n, SEED));
 	EXPECT_EQ(moved(self, self->n), cpu_faults(self));
@@ -112,13 +112,13 @@ TEST_F(ia, mremap_move)
 	ASSERT_EQ(dst, mremap(old, self->len, self->len,
 			      MREMAP_MAYMOVE | MREMAP_FIXED, dst));
 	self->p = dst;
-	EXPECT_EQ(-1L, snap_find(self, dst, self->n, self->dev_byte));
-	EXPECT_EQ(-1L, snap_find(self, old, self->n, HMM_DMIRROR_PROT_ERROR));
+	EXPECT_EQ(-1L, snap_want(self, dst, self->n, self->dev_byte));
+	EXPECT_EQ(-1L, snap_want(self, old, self->n, HMM_DMIRROR_PROT_ERROR));
 	EXPECT_EQ(on_dev(self, self->n), resident(self));
 	EXPECT_EQ(0, check_excl(self, old, self->n));
 	EXPECT_EQ(0, check_excl(self, dst, self->n));
 	EXPECT_EQ(-1L, pat_find(dst, 0, self->n, SEED));
-	EXPECT_EQ(-1L, snap_find(self, dst, self->n, self->cpu_byte));
+	EXPECT_EQ(-1L, snap_want(self, dst, self->n, self->cpu_byte));
 	EXPECT_EQ(0, dev_check(self, dst, 0, self->n, SEED));
 	EXPECT_EQ(moved(self, self->n), cpu_faults(self));
 }
@@ -136,8 +136,8 @@ TEST_F(ia, mremap_grow)
 	/* The fixture leaves the next self->len bytes unmapped. */
 	ASSERT_EQ(self->p, mremap(self->p, self->len, 2 * self->len, 0));
 	self->len *= 2;
-	EXPECT_EQ(-1L, snap_find(self, self->p, n, self->dev_byte));
-	EXPECT_EQ(-1L, snap_find(self, self->p + n * PG, n,
+	EXPECT_EQ(-1L, snap_want(self, self->p, n, self->dev_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p + n * PG, n,
 				 HMM_DMIRROR_PROT_NONE));
 	EXPECT_EQ(-1L, pat_find(self->p, 0, n, SEED));
 	EXPECT_EQ(-1L, byte_find(self->p + n * PG, n * PG, 0));
@@ -158,8 +158,8 @@ TEST_F(ia, mremap_shrink)
 	ASSERT_EQ(self->p, mremap(self->p, self->len, self->len / 2, 0));
 	self->len /= 2;
 	EXPECT_TRUE(resident_after_cut(self, half));
-	EXPECT_EQ(-1L, snap_find(self, self->p, half, self->split_byte));
-	EXPECT_EQ(-1L, snap_find(self, self->p + half * PG, half,
+	EXPECT_EQ(-1L, snap_want(self, self->p, half, self->split_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p + half * PG, half,
 				 HMM_DMIRROR_PROT_ERROR));
 	EXPECT_EQ(0, check_excl(self, self->p + half * PG, half));
 	EXPECT_EQ(-1L, pat_find(self->p, 0, half, SEED));
@@ -186,7 +186,7 @@ TEST_F(ia, mprotect_none_ro_rw)
 	if (self->skipped)
 		return;
 	ASSERT_EQ(0, mprotect(self->p, self->len, PROT_NONE));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n,
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n,
 				 HMM_DMIRROR_PROT_ERROR));
 	EXPECT_EQ(-EFAULT, dev_io(self, HMM_DMIRROR_READ, self->p, self->n,
 				  &cmd));
@@ -194,11 +194,11 @@ TEST_F(ia, mprotect_none_ro_rw)
 	EXPECT_EQ(0, check_excl(self, self->p, self->n));
 
 	ASSERT_EQ(0, mprotect(self->p, self->len, PROT_READ));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->ro_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->ro_byte));
 	EXPECT_EQ(-EPERM, dev_io(self, HMM_DMIRROR_WRITE, self->p, self->n,
 				 &cmd));
 	EXPECT_EQ(0, dev_check(self, self->p, 0, self->n, SEED));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, variant_excl(self) ?
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, variant_excl(self) ?
 				 SNAP_SYS_RO : self->ro_byte));
 	EXPECT_EQ(0, cpu_faults(self));
 
@@ -206,7 +206,7 @@ TEST_F(ia, mprotect_none_ro_rw)
 	pat_fill(self->out, 0, self->n, SEED_NEW);
 	ASSERT_EQ(0, dev_io(self, HMM_DMIRROR_WRITE, self->p, self->n, &cmd));
 	EXPECT_EQ(self->n, cmd.cpages);
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->cpu_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->cpu_byte));
 	EXPECT_EQ(-1L, pat_find(self->p, 0, self->n, SEED_NEW));
 	EXPECT_EQ(0, dev_check(self, self->p, 0, self->n, SEED_NEW));
 	EXPECT_EQ(moved(self, self->n), cpu_faults(self));
@@ -224,10 +224,10 @@ TEST_F(ia, munmap_middle)
 		return;
 	ASSERT_EQ(0, munmap(p + q * PG, 2 * q * PG));
 	EXPECT_TRUE(resident_after_cut(self, 2 * q));
-	EXPECT_EQ(-1L, snap_find(self, p, q, self->split_byte));
-	EXPECT_EQ(-1L, snap_find(self, p + q * PG, 2 * q,
+	EXPECT_EQ(-1L, snap_want(self, p, q, self->split_byte));
+	EXPECT_EQ(-1L, snap_want(self, p + q * PG, 2 * q,
 				 HMM_DMIRROR_PROT_ERROR));
-	EXPECT_EQ(-1L, snap_find(self, p + 3 * q * PG, q, self->split_byte));
+	EXPECT_EQ(-1L, snap_want(self, p + 3 * q * PG, q, self->split_byte));
 	EXPECT_EQ(0, check_excl(self, p + q * PG, 2 * q));
 	EXPECT_EQ(0, dev_check(self, p, 0, q, SEED));
 	EXPECT_EQ(0, dev_check(self, p + 3 * q * PG, 3 * q, q, SEED));
@@ -249,8 +249,8 @@ TEST_F(ia, madvise_dontneed)
 		return;
 	ASSERT_EQ(0, madv(self, self->p, half * PG, MADV_DONTNEED));
 	EXPECT_TRUE(resident_after_cut(self, half));
-	EXPECT_EQ(-1L, snap_find(self, self->p, half, HMM_DMIRROR_PROT_NONE));
-	EXPECT_EQ(-1L, snap_find(self, self->p + half * PG, half,
+	EXPECT_EQ(-1L, snap_want(self, self->p, half, HMM_DMIRROR_PROT_NONE));
+	EXPECT_EQ(-1L, snap_want(self, self->p + half * PG, half,
 				 self->split_byte));
 	EXPECT_EQ(0, check_excl(self, self->p, half));
 	EXPECT_EQ(0, dev_zero(self, self->p, half));
@@ -273,7 +273,7 @@ TEST_F(ia, madvise_free)
 	if (self->skipped)
 		return;
 	ASSERT_EQ(0, madv(self, self->p, self->len, MADV_FREE));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->dev_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->dev_byte));
 	EXPECT_EQ(on_dev(self, self->n), resident(self));
 	for (i = 0; i < self->n; i++) {
 		char *pg = self->p + i * PG;
@@ -283,7 +283,7 @@ TEST_F(ia, madvise_free)
 	}
 	pat_fill(self->p, 0, self->n, SEED_NEW);
 	EXPECT_EQ(0, dev_check(self, self->p, 0, self->n, SEED_NEW));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->cpu_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->cpu_byte));
 	EXPECT_EQ(moved(self, self->n), cpu_faults(self));
 }
 
@@ -306,11 +306,11 @@ static void advise_keeps(struct __test_metadata *_metadata,
 	}
 	ASSERT_EQ(0, ret);
 	if (advice == MADV_PAGEOUT && swap_active() &&
-	    !self->on_dev && snap_find(self, self->p, self->n, byte) >= 0) {
+	    !self->on_dev && snap_want(self, self->p, self->n, byte) >= 0) {
 		byte = HMM_DMIRROR_PROT_NONE;
 		swapped = true;
 	}
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, byte));
 	EXPECT_EQ(on_dev(self, self->n), resident(self));
 	if (!swapped)
 		EXPECT_EQ(variant_excl(self) ? -EPERM : 0,
@@ -371,7 +371,7 @@ static void fork_advice(struct __test_metadata *_metadata,
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, status)
 		TH_LOG("child: 2 open, 3 snapshot, 4 bytes, 5 device read");
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->dev_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->dev_byte));
 	EXPECT_EQ(variant_excl(self) ? -EPERM : 0,
 		  check_excl(self, self->p, self->n));
 	EXPECT_EQ(on_dev(self, self->n), resident(self));
@@ -407,19 +407,19 @@ TEST_F(ia, mlock_munlock)
 	if (self->skipped)
 		return;
 	ASSERT_EQ(0, mlock(self->p, self->len));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->cpu_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->cpu_byte));
 	EXPECT_EQ(moved(self, self->n), cpu_faults(self));
 	EXPECT_EQ(0, check_excl(self, self->p, self->n));
 	EXPECT_EQ(0, dev_check(self, self->p, 0, self->n, SEED));
 	EXPECT_EQ(0, munlock(self->p, self->len));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n, self->cpu_byte));
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n, self->cpu_byte));
 	EXPECT_EQ(-1L, pat_find(self->p, 0, self->n, SEED));
 	unhold_pages(self);
 	ASSERT_EQ(0, dev_io(self, HMM_DMIRROR_MIGRATE_TO_DEV, self->p,
 			    self->n, &cmd));
 	EXPECT_EQ(self->n, cmd.cpages);
 	EXPECT_EQ(-1L, pat_find(self->out, 0, self->n, SEED));
-	EXPECT_EQ(-1L, snap_find(self, self->p, self->n,
+	EXPECT_EQ(-1L, snap_want(self, self->p, self->n,
 				 variant->state == ST_COHERENT ? SNAP_COH_RW :
 				 self->large ?
 				 SNAP_PRIV_RW | ANY_PMD : SNAP_PRIV_RW));

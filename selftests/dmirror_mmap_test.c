@@ -12,7 +12,7 @@
 #include "kselftest_harness.h"
 #include "dmirror_test_util.h"
 
-/* See dmirror_mirror_test.c: a harness quirk, not this file's. */
+/* See dmirror_mirror.h: a harness quirk, not this file's. */
 #pragma GCC diagnostic ignored "-Wclobbered"
 
 #define PAGE_SZ		4096UL
@@ -115,13 +115,10 @@ FIXTURE_VARIANT_ADD(map, device_coherent)
 
 FIXTURE_SETUP(map)
 {
-	self->fd = dmirror_open_dev(variant->dev);
-	if (self->fd < 0 && variant->coherent &&
-	    dmirror_loaded_without_coherent()) {
-		/* Older harnesses run the test after SKIP(): see skipped. */
-		self->skipped = true;
+	self->fd = dmirror_fixture_open(variant->dev, variant->coherent,
+					&self->skipped);
+	if (self->skipped)
 		SKIP(return, DMIRROR_NO_COHERENT_WHY);
-	}
 	ASSERT_GE(self->fd, 0) TH_LOG("open /dev/hmm_dmirror%d: %s",
 				      variant->dev, strerror(errno));
 }

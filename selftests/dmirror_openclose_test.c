@@ -23,14 +23,6 @@
 /* open()+close() of an unrelated process must be done within this. */
 #define BOUND_MS	2000
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /*
  * The busy process's two threads. Both are created before the migration
  * starts: creating a thread maps its stack, which needs the mmap_lock the

@@ -34,7 +34,6 @@
 
 #pragma GCC diagnostic ignored "-Wclobbered"
 
-#define PG		4096UL
 #define GIB		(1024UL * 1024 * 1024)
 #define TIB		(1024 * GIB)
 /* Generous: only a stall (seconds to minutes before the fix) exceeds it. */
@@ -44,36 +43,12 @@
 /* Pages a sparse mapping puts on the device, 1 TiB apart. */
 #define SPARSE_PAGES	16
 
-#define SNAP_SYS_RW	HMM_DMIRROR_PROT_WRITE
-#define SNAP_COH_RW	(HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL | \
-			 HMM_DMIRROR_PROT_WRITE)
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
-}
-
-static int range_ioctl(int fd, unsigned long req, const void *addr,
-		       void *ptr, unsigned long npages,
-		       struct hmm_dmirror_cmd *cmd)
-{
-	cmd->addr = (uintptr_t)addr;
-	cmd->ptr = (uintptr_t)ptr;
-	cmd->npages = npages;
-	cmd->cpages = 0;
-	cmd->faults = 0;
-	return dmirror_cmd(fd, req, cmd);
 }
 
 /* Private anonymous memory that reserves nothing, at base pages. */
@@ -199,13 +174,10 @@ FIXTURE_VARIANT_ADD(sig, device_coherent)
 
 FIXTURE_SETUP(sig)
 {
-	self->fd = dmirror_open_dev(variant->dev);
-	if (self->fd < 0 && variant->coherent &&
-	    dmirror_loaded_without_coherent()) {
-		/* Harnesses before 6.12 run the test after a SKIP() here. */
-		self->skipped = true;
+	self->fd = dmirror_fixture_open(variant->dev, variant->coherent,
+					&self->skipped);
+	if (self->skipped)
 		SKIP(return, DMIRROR_NO_COHERENT_WHY);
-	}
 	ASSERT_GE(self->fd, 0) TH_LOG("open /dev/hmm_dmirror%d: %s",
 				      variant->dev, strerror(errno));
 	self->capacity = dmirror_dev_stat(variant->dev, "capacity_pages");
@@ -530,11 +502,9 @@ FIXTURE_SETUP(busy)
 {
 	self->pfd[0] = -1;
 	self->pfd[1] = -1;
-	self->fd = dmirror_open_dev(COHERENT_DEV);
-	if (self->fd < 0 && dmirror_loaded_without_coherent()) {
-		self->skipped = true;
+	self->fd = dmirror_fixture_open(COHERENT_DEV, true, &self->skipped);
+	if (self->skipped)
 		SKIP(return, DMIRROR_NO_COHERENT_WHY);
-	}
 	ASSERT_GE(self->fd, 0) TH_LOG("open /dev/hmm_dmirror%d: %s",
 				      COHERENT_DEV, strerror(errno));
 	self->capacity = dmirror_dev_stat(COHERENT_DEV, "capacity_pages");

@@ -132,7 +132,7 @@ expect "snapshot: PROT_NONE pages are errors" 0 '"rle":"S*2 !*2 S"' \
 	'{"char":"!","byte":255,"count":2}'
 # hmm_range_fault() reports only the device's own private pages without
 # faulting: another device's show as "not mapped" on every supported
-# kernel (dmirror_migrate_test checks the same byte).
+# kernel (dmirror_migrate_evict_test checks the same byte).
 hc snapshot --layout 2O --json
 expect "snapshot: another device's private pages are not mapped" 0 \
 	'"rle":".*2"'
