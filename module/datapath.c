@@ -13,6 +13,7 @@
 #include <linux/vmalloc.h>
 
 #include "dmirror.h"
+#include "dmirror_busy.h"
 
 /**
  * DOC: data path

@@ -11,6 +11,7 @@
 #include <linux/xarray.h>
 
 #include "dmirror.h"
+#include "dmirror_busy.h"
 #include "dmirror_trace.h"
 
 /**

@@ -144,7 +144,7 @@ static_assert(DMIRROR_NDEVICES <= BITS_PER_LONG);	/* dmirror_mm */
 #define DMIRROR_BATCH_PAGES	64
 /*
  * An unstable range is given up (-EBUSY) after this long and at least
- * this many attempts: see struct dmirror_busy.
+ * this many attempts: see struct dmirror_busy (dmirror_busy.h).
  */
 #define DMIRROR_BUSY_MS		1000
 #define DMIRROR_BUSY_TRIES	16
@@ -603,29 +603,5 @@ int dmirror_chardev_add(unsigned int id, enum hmm_dmirror_memory_type mtype,
 
 /* ioctl.c */
 long dmirror_ioctl(struct file *filp, unsigned int cmd, unsigned long arg);
-
-/*
- * When a request that keeps racing invalidations gives up (-EBUSY): once
- * DMIRROR_BUSY_MS have passed since dmirror_busy_start() *and* it made
- * DMIRROR_BUSY_TRIES attempts (dmirror_busy_expired() counts one per
- * call). Time alone would fail a task that was merely kept off the CPU
- * for a second (one CPU, busier tasks of higher priority) after one or
- * two attempts.
- */
-struct dmirror_busy {
-	unsigned long until;
-	unsigned int tries;
-};
-
-static inline void dmirror_busy_start(struct dmirror_busy *b)
-{
-	b->until = jiffies + msecs_to_jiffies(DMIRROR_BUSY_MS);
-	b->tries = 0;
-}
-
-static inline bool dmirror_busy_expired(struct dmirror_busy *b)
-{
-	return ++b->tries > DMIRROR_BUSY_TRIES && time_after(jiffies, b->until);
-}
 
 #endif /* _HMM_DMIRROR_DMIRROR_H */

@@ -12,6 +12,7 @@
 #include <linux/slab.h>
 
 #include "dmirror.h"
+#include "dmirror_busy.h"
 
 /**
  * DOC: device-exclusive access

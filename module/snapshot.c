@@ -15,6 +15,7 @@
 #include <linux/uaccess.h>
 
 #include "dmirror.h"
+#include "dmirror_busy.h"
 
 /* Describe one hmm_range_fault() output entry as a snapshot byte. */
 static u8 dmirror_snapshot_byte(struct dmirror *dm, unsigned long hpfn)
