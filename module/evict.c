@@ -23,6 +23,14 @@
  * devmem.c). Device pages are only trylocked, so it may run under the
  * page locks and mmap_lock of a migration that needs room; a page it
  * cannot take now stays, with its data.
+ *
+ * Every system page a range may need is allocated before the range is
+ * unmapped: between migrate_device_range() and migrate_device_finalize()
+ * nothing sleeps on an allocation. The core keeps no reference on the
+ * anon_vma of the pages it unmaps on this path (it has no VMA and no
+ * mmap_lock), so a munmap or exit that completes inside that window frees
+ * the anon_vma that migrate_device_finalize() then locks (README, "Known
+ * kernel bugs"). Allocating first keeps the window to the copies.
  */
 
 /*
@@ -185,6 +193,65 @@ static struct page *dmirror_devmem_sys_thp(void)
 	return dmirror_alloc_sys_large(NULL, 0);
 }
 
+/* Pages of [@pfn, @pfn + @n) in use now, inside one chunk. */
+static unsigned long dmirror_evict_in_use(unsigned long pfn, unsigned long n)
+{
+	struct dmirror_chunk *chunk = dmirror_page_chunk(pfn_to_page(pfn));
+	struct dmirror_devmem *mem = &chunk->mdev->mem;
+	unsigned long flags, idx = pfn - chunk->base_pfn, nr_free = 0, i;
+
+	spin_lock_irqsave(&mem->lock, flags);
+	for (i = idx; i < idx + n; i++)
+		nr_free += test_bit(i, chunk->free);
+	spin_unlock_irqrestore(&mem->lock, flags);
+	return n - nr_free;
+}
+
+/* Up to @n unlocked system pages into @pool, as many as can be had. */
+static void dmirror_evict_pool_fill(struct page **pool, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		pool[i] = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN);
+		if (!pool[i])
+			break;
+	}
+}
+
+/* Free the pages of @pool that were not used. */
+static void dmirror_evict_pool_drain(struct page **pool, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n && pool[i]; i++)
+		put_page(pool[i]);
+}
+
+/*
+ * The system page for entry @i of an unmapped range (@src): the THP
+ * allocated before (*@thp) for a large folio, a page of @pool (taken from
+ * it) for a base page; locked. NULL if there is none: the page stays.
+ */
+static struct page *dmirror_evict_dst(unsigned long src, struct page **thp,
+				      struct page **pool, unsigned long *used)
+{
+	struct page *dpage;
+
+	if (src & DMIRROR_PFN_COMPOUND) {
+		dpage = *thp;
+		*thp = NULL;
+		return dpage;
+	}
+	dpage = pool[*used];
+	if (!dpage)
+		return NULL;
+	pool[(*used)++] = NULL;
+	/* A page nobody else knows yet: lock_page() cannot sleep. */
+	lock_page(dpage);
+	return dpage;
+}
+
 /**
  * dmirror_devmem_evict_range() - move device pages back to system memory
  * @mdev:      the device owning the pages
@@ -209,8 +276,8 @@ unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 					 unsigned long first_pfn,
 					 unsigned long npages)
 {
-	unsigned long *src = NULL, *dst = NULL, i, moved = 0;
-	struct page *thp = NULL;
+	unsigned long *src = NULL, *dst = NULL, i, used = 0, moved = 0;
+	struct page *thp = NULL, **pool = NULL;
 	struct folio *large;
 
 	large = dmirror_devmem_large_at(first_pfn, npages);
@@ -223,8 +290,13 @@ unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 	}
 	src = kcalloc(npages, sizeof(*src), GFP_KERNEL);
 	dst = kcalloc(npages, sizeof(*dst), GFP_KERNEL);
-	if (!src || !dst)
+	pool = kcalloc(npages + 1, sizeof(*pool), GFP_KERNEL);
+	if (!src || !dst || !pool)
 		goto out;
+	/* A THP covers the whole range: no base page is needed then. */
+	if (!thp)
+		dmirror_evict_pool_fill(pool,
+					dmirror_evict_in_use(first_pfn, npages));
 
 	if (migrate_device_range(src, first_pfn, npages))
 		goto out;
@@ -235,16 +307,9 @@ unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
-		if (src[i] & DMIRROR_PFN_COMPOUND) {
+		if (src[i] & DMIRROR_PFN_COMPOUND)
 			nr = folio_nr_pages(page_folio(spage));
-			/* The one allocated above, else a new one. */
-			dpage = thp ?: dmirror_devmem_sys_thp();
-			thp = NULL;
-		} else {
-			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN);
-			if (dpage)
-				lock_page(dpage);
-		}
+		dpage = dmirror_evict_dst(src[i], &thp, pool, &used);
 		if (!dpage)
 			continue;
 		for (j = 0; j < nr; j++)
@@ -268,6 +333,9 @@ out:
 		unlock_page(thp);
 		put_page(thp);
 	}
+	if (pool)
+		dmirror_evict_pool_drain(pool + used, npages - used);
+	kfree(pool);
 	kfree(src);
 	kfree(dst);
 	return moved;
