@@ -11,6 +11,7 @@
 #include <linux/slab.h>
 
 #include "dmirror.h"
+#include "inject.h"
 
 /**
  * DOC: device nodes
@@ -89,6 +90,8 @@ int dmirror_chardev_add(unsigned int id, enum hmm_dmirror_memory_type mtype,
 	struct dmirror_device *mdev;
 	int ret;
 
+	if (dmirror_inject_load_step("device allocation"))
+		return -ENOMEM;
 	mdev = kzalloc_obj(*mdev, GFP_KERNEL);
 	if (!mdev)
 		return -ENOMEM;
@@ -102,16 +105,19 @@ int dmirror_chardev_add(unsigned int id, enum hmm_dmirror_memory_type mtype,
 	mdev->dev.class = &dmirror_class;
 	mdev->dev.devt = MKDEV(MAJOR(dmirror_devt), id);
 	mdev->dev.release = dmirror_device_release;
-	ret = dev_set_name(&mdev->dev, "hmm_dmirror%u", id);
+	ret = dmirror_inject_load_step("device name") ?:
+	      dev_set_name(&mdev->dev, "hmm_dmirror%u", id);
 	if (ret)
 		goto err_put;
-	ret = dmirror_devmem_init(mdev, &dmirror_chardev_devmem_ops);
+	ret = dmirror_inject_load_step("device memory") ?:
+	      dmirror_devmem_init(mdev, &dmirror_chardev_devmem_ops);
 	if (ret)
 		goto err_put;
 
 	cdev_init(&mdev->cdev, &dmirror_fops);
 	mdev->cdev.owner = THIS_MODULE;
-	ret = cdev_device_add(&mdev->cdev, &mdev->dev);
+	ret = dmirror_inject_load_step("character device") ?:
+	      cdev_device_add(&mdev->cdev, &mdev->dev);
 	if (ret)
 		goto err_devmem;
 
@@ -136,10 +142,12 @@ int dmirror_chardev_init(void)
 {
 	int ret;
 
-	ret = class_register(&dmirror_class);
+	ret = dmirror_inject_load_step("class") ?:
+	      class_register(&dmirror_class);
 	if (ret)
 		return ret;
-	ret = alloc_chrdev_region(&dmirror_devt, 0, DMIRROR_NDEVICES,
+	ret = dmirror_inject_load_step("device numbers") ?:
+	      alloc_chrdev_region(&dmirror_devt, 0, DMIRROR_NDEVICES,
 				  "HMM_DMIRROR");
 	if (ret) {
 		class_unregister(&dmirror_class);

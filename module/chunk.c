@@ -14,6 +14,7 @@
 #include <linux/vmalloc.h>
 
 #include "dmirror.h"
+#include "inject.h"
 
 /**
  * DOC: device memory chunks
@@ -191,6 +192,8 @@ static struct dmirror_chunk *dmirror_chunk_create(struct dmirror_device *mdev)
 	struct resource *res;
 	void *addr;
 
+	if (dmirror_inject(DMIRROR_INJ_CHUNK_ADD))
+		return ERR_PTR(-ENOMEM);
 	chunk = kzalloc_obj(*chunk, GFP_KERNEL);
 	if (!chunk)
 		return ERR_PTR(-ENOMEM);

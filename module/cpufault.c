@@ -8,6 +8,7 @@
 #include <linux/slab.h>
 
 #include "dmirror.h"
+#include "inject.h"
 #include "dmirror_trace.h"
 #include "migrate.h"
 
@@ -62,7 +63,7 @@ static vm_fault_t dmirror_migrate_fault_window(struct vm_fault *vmf,
 	if (nr > 1)
 		args.flags |= dmirror_migrate_compound(mdev);
 	args.end = args.start + (nr << PAGE_SHIFT);
-	if (migrate_vma_setup(&args))
+	if (dmirror_inject(DMIRROR_INJ_MIGRATE_FAULT) || migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
 	if (args.cpages)
 		dmirror_migrate_forget(mdev, vmf->vma->vm_mm, &args);

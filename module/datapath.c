@@ -13,6 +13,7 @@
 #include <linux/vmalloc.h>
 
 #include "dmirror.h"
+#include "inject.h"
 #include "dmirror_busy.h"
 
 /**
@@ -301,6 +302,8 @@ static int dmirror_xfer_pinned(struct dmirror *dm, struct dmirror_xfer *x,
 	int ret = 0;
 	u8 *ubuf;
 
+	if (dmirror_inject(DMIRROR_INJ_PIN))
+		return -ENOMEM;
 	pinned = pin_user_pages_fast(uaddr & PAGE_MASK, nr,
 				     to_user ? FOLL_WRITE : 0, x->upages);
 	if (pinned <= 0)

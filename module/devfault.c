@@ -11,6 +11,7 @@
 #include <linux/xarray.h>
 
 #include "dmirror.h"
+#include "inject.h"
 #include "dmirror_busy.h"
 #include "dmirror_trace.h"
 
@@ -85,6 +86,11 @@ static int dmirror_pt_update(struct dmirror *dm, struct hmm_range *range,
 	int ret;
 
 	lockdep_assert_held(&dm->lock);
+	/* A forced failure of the first node allocation, as if out of memory. */
+	if (dmirror_inject(DMIRROR_INJ_PT)) {
+		*failed = first;
+		return -ENOMEM;
+	}
 	/* One walk along the window; nodes are allocated GFP_NOWAIT. */
 	xas_lock(&xas);
 	for (i = 0; i < npages; i++) {
@@ -165,7 +171,8 @@ static int dmirror_fault_watched(struct dmirror *dm, struct dmirror_watch *w,
 		if (ret != -ENOMEM)
 			return ret;
 		/* Allocate the missing node where reclaim is allowed. */
-		ret = xa_reserve(&dm->pt, failed, GFP_KERNEL);
+		ret = dmirror_inject(DMIRROR_INJ_PT) ? -ENOMEM :
+			xa_reserve(&dm->pt, failed, GFP_KERNEL);
 		if (ret)
 			return ret;
 	}

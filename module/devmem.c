@@ -10,6 +10,7 @@
 #include <linux/sched/signal.h>
 
 #include "dmirror.h"
+#include "inject.h"
 
 /**
  * DOC: device memory
@@ -217,6 +218,8 @@ unsigned int dmirror_devmem_alloc(struct dmirror_device *mdev,
 	unsigned int got = 0, i;
 	u64 floor = 0;
 
+	if (dmirror_inject(DMIRROR_INJ_DEV_PAGE))
+		return 0;
 	while (got < n) {
 		got += dmirror_devmem_take(mem, pages + got, n - got, req->mm);
 		if (got == n)
@@ -276,7 +279,8 @@ struct page *dmirror_devmem_alloc_large(struct dmirror_device *mdev,
 	struct page *page;
 
 	if (!dmirror_devmem_large_enabled() ||
-	    mdev->mtype != HMM_DMIRROR_MEMORY_DEVICE_PRIVATE)
+	    mdev->mtype != HMM_DMIRROR_MEMORY_DEVICE_PRIVATE ||
+	    dmirror_inject(DMIRROR_INJ_DEV_LARGE))
 		return NULL;
 	page = dmirror_devmem_take_block(mem, mm);
 	if (!page && !dmirror_devmem_grow(mdev))

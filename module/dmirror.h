@@ -100,7 +100,7 @@
  * layers, part of make lint) reads this table and checks both against the
  * symbols the object files define and use.
  *
- * L0 leaves: stats.c trace.c compat_fault.c registry.c
+ * L0 leaves: stats.c trace.c compat_fault.c registry.c inject.c
  * L1 device memory: split.c chunk.c evict.c devmem.c
  * L2 device page table: pagetable.c mm.c mirror.c devfault.c datapath.c
  *    snapshot.c
@@ -488,6 +488,7 @@ struct dmirror_device *dmirror_registry_get(unsigned int id);
 void dmirror_stat_add(struct dmirror *dm, enum dmirror_stat stat, s64 n);
 int dmirror_debugfs_init(void);
 void dmirror_debugfs_exit(void);
+struct dentry *dmirror_debugfs_dir(void);
 void dmirror_debugfs_add_device(struct dmirror_device *mdev);
 void dmirror_debugfs_add_mm(struct dmirror_mm *dmm);
 bool dmirror_debugfs_fail_sys_thp(void);

@@ -10,6 +10,7 @@
 
 #include "dmirror.h"
 #include "dmirror_trace.h"
+#include "inject.h"
 
 /**
  * DOC: eviction
@@ -188,7 +189,8 @@ static struct folio *dmirror_devmem_large_at(unsigned long pfn,
 /* A locked system THP for eviction, unless fail_sys_thp refuses it. */
 static struct page *dmirror_devmem_sys_thp(void)
 {
-	if (dmirror_debugfs_fail_sys_thp())
+	if (dmirror_debugfs_fail_sys_thp() ||
+	    dmirror_inject(DMIRROR_INJ_SYS_LARGE))
 		return NULL;
 	return dmirror_alloc_sys_large(NULL, 0);
 }
@@ -213,6 +215,8 @@ static void dmirror_evict_pool_fill(struct page **pool, unsigned long n)
 	unsigned long i;
 
 	for (i = 0; i < n; i++) {
+		if (dmirror_inject(DMIRROR_INJ_SYS_PAGE))
+			break;
 		pool[i] = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN);
 		if (!pool[i])
 			break;
@@ -298,7 +302,8 @@ unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 		dmirror_evict_pool_fill(pool,
 					dmirror_evict_in_use(first_pfn, npages));
 
-	if (migrate_device_range(src, first_pfn, npages))
+	if (dmirror_inject(DMIRROR_INJ_MIGRATE) ||
+	    migrate_device_range(src, first_pfn, npages))
 		goto out;
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);

@@ -11,6 +11,7 @@
 #include <linux/module.h>
 
 #include "dmirror.h"
+#include "inject.h"
 
 static unsigned long spm_addr_dev0;
 module_param(spm_addr_dev0, ulong, 0444);
@@ -92,6 +93,9 @@ static int __init dmirror_init(void)
 {
 	int ret;
 
+	ret = dmirror_inject_init();
+	if (ret)
+		return ret;
 	ret = dmirror_check_params();
 	if (ret)
 		return ret;
@@ -102,9 +106,10 @@ static int __init dmirror_init(void)
 	if (ret)
 		return ret;
 
-	ret = dmirror_debugfs_init();
+	ret = dmirror_inject_load_step("debugfs") ?: dmirror_debugfs_init();
 	if (ret)
 		return ret;
+	dmirror_inject_debugfs(dmirror_debugfs_dir());
 	ret = dmirror_chardev_init();
 	if (ret)
 		goto err_debugfs;

@@ -10,6 +10,7 @@
 #include <linux/slab.h>
 
 #include "dmirror.h"
+#include "inject.h"
 #include "dmirror_trace.h"
 #include "migrate.h"
 
@@ -252,7 +253,9 @@ static int dmirror_migrate_dev_pass(struct dmirror *dm,
 			args.flags |= dmirror_migrate_compound(dm->mdev);
 		again = false;
 		seq = mmu_interval_read_begin(&dm->notifier);
-		ret = migrate_vma_setup(&args);
+		/* The core's only failure, -EINVAL, when forced. */
+		ret = dmirror_inject(DMIRROR_INJ_MIGRATE) ? -EINVAL :
+			migrate_vma_setup(&args);
 		if (ret)
 			break;
 		next = args.end;

@@ -12,6 +12,7 @@
 #include <linux/vmalloc.h>
 
 #include "dmirror.h"
+#include "inject.h"
 #include "dmirror_trace.h"
 #include "migrate.h"
 
@@ -61,7 +62,7 @@ static unsigned long dmirror_migrate_bulk_sys(struct migrate_vma *args,
 	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
 	unsigned long i, n = 0;
 
-	if (num_online_nodes() > 1)
+	if (num_online_nodes() > 1 || dmirror_inject(DMIRROR_INJ_SYS_PAGE))
 		return 0;
 	for (i = 0; i < npages; i++)
 		if (migrate_pfn_to_page(args->src[i]) &&
@@ -94,7 +95,8 @@ struct page *dmirror_migrate_sys_thp(struct dmirror *dm,
 		return page;
 	}
 	if ((dm && dmirror_migrate_fail_alloc(dm)) ||
-	    dmirror_debugfs_fail_sys_thp())
+	    dmirror_debugfs_fail_sys_thp() ||
+	    dmirror_inject(DMIRROR_INJ_SYS_LARGE))
 		return NULL;
 	return dmirror_alloc_sys_large(vma, addr);
 }
@@ -162,6 +164,8 @@ unsigned int dmirror_migrate_alloc_sys(struct dmirror *dm,
 		for (j = 0; j < nr; j++) {
 			if (nr == 1 && used < nbulk)
 				dpage = b->bulk[used++];
+			else if (dmirror_inject(DMIRROR_INJ_SYS_PAGE))
+				dpage = NULL;
 			else
 				dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE,
 						       args->vma,
@@ -222,7 +226,8 @@ static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 		if (again)
 			args.flags &= ~DMIRROR_SELECT_COMPOUND;
 		again = false;
-		ret = migrate_vma_setup(&args);
+		ret = dmirror_inject(DMIRROR_INJ_MIGRATE) ? -EINVAL :
+			migrate_vma_setup(&args);
 		if (ret) {
 			if (strict)
 				return ret;

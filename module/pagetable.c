@@ -11,6 +11,7 @@
 #include <linux/xarray.h>
 
 #include "dmirror.h"
+#include "inject.h"
 #include "dmirror_trace.h"
 
 /**
@@ -306,12 +307,14 @@ int dmirror_mirror_store(struct dmirror_watch *w, unsigned long addr,
 			mutex_unlock(&dm->lock);
 			return -EAGAIN;
 		}
-		old = xa_store(&dm->pt, index, dmirror_pt_entry(page, access),
+		old = dmirror_inject(DMIRROR_INJ_PT) ? XA_ERROR(-ENOMEM) :
+		      xa_store(&dm->pt, index, dmirror_pt_entry(page, access),
 			       GFP_NOWAIT | __GFP_NOWARN);
 		mutex_unlock(&dm->lock);
 		if (!xa_is_err(old))
 			return 0;
-		ret = xa_reserve(&dm->pt, index, GFP_KERNEL);
+		ret = dmirror_inject(DMIRROR_INJ_PT) ? -ENOMEM :
+			xa_reserve(&dm->pt, index, GFP_KERNEL);
 		if (ret)
 			return ret;
 	}

@@ -142,6 +142,12 @@ void dmirror_debugfs_add_mm(struct dmirror_mm *dmm)
 			    &dmirror_mm_stats_fops);
 }
 
+/* The module's debugfs directory (an error pointer without debugfs). */
+struct dentry *dmirror_debugfs_dir(void)
+{
+	return dmirror_debugfs_root;
+}
+
 /**
  * dmirror_debugfs_init() - create /sys/kernel/debug/hmm_dmirror
  *
