@@ -4,7 +4,7 @@
  * shared mappings, a second device, MIGRATE_TO_SYS and RELEASE, and the
  * fallbacks when no system THP can be had.
  */
-#include "dmirror_thp.h"
+#include "dmirror_thp_fixture.h"
 
 /*
  * Fork with a THP on the device (a device THP, or base device pages);

@@ -4,7 +4,7 @@
  * back, split by faults, partial munmap and mremap, and the FAIL_ALLOC
  * fallback to base pages.
  */
-#include "dmirror_thp.h"
+#include "dmirror_thp_fixture.h"
 
 /*
  * Every kernel: a THP source migrates (as one device folio, or as 512 base
