@@ -14,6 +14,7 @@
 #include <linux/workqueue.h>
 
 #include "dmirror.h"
+#include "inject.h"
 
 /**
  * DOC: splitting large device folios
@@ -162,7 +163,8 @@ static bool dmirror_split_at(struct dmirror_device *mdev, unsigned long pfn,
 		return false;
 	if (mmap_read_trylock(mm)) {
 		args.vma = vma_lookup(mm, args.start);
-		if (args.vma && !migrate_vma_setup(&args)) {
+		if (args.vma && !dmirror_inject(DMIRROR_INJ_MIGRATE) &&
+		    !migrate_vma_setup(&args)) {
 			page = migrate_pfn_to_page(src);
 			split = page && page_to_pfn(page) - pfn < DMIRROR_BLOCK_PAGES &&
 				!folio_test_large(page_folio(page));

@@ -120,8 +120,11 @@ struct hmm_dmirror_cmd {
  * back to system memory
  *
  * Other pages are left alone. @cpages = 4 KiB pages moved (512 for a
- * device THP that comes back whole). @ptr is unused. -EINTR on a fatal
- * signal (pages moved before stay moved).
+ * device THP that comes back whole). A page for which no system memory
+ * could be had stays on the device, not counted. @ptr is unused. -EINVAL
+ * when the core's migration refuses a part of the range (no VMA there, a
+ * VMA migration cannot handle), -ENOMEM, -EINTR on a fatal signal; pages
+ * moved before an error stay moved.
  */
 #define HMM_DMIRROR_MIGRATE_TO_SYS	_IOWR('H', 0x03, struct hmm_dmirror_cmd)
 
