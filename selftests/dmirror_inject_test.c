@@ -202,15 +202,17 @@ TEST_F(inj, chunk_add_once)
 TEST_F(inj, dev_page)
 {
 	struct hmm_dmirror_cmd cmd;
+	long long moved;
 
 	if (self->skipped)
 		return;
+	moved = dmirror_dev_stat(0, "migrated_to_dev");
 	EXPECT_EQ(-ENOMEM, FORCED("fail_dev_page", 1000,
 				  to_dev(self->fd, self->buf, self->out, N,
 					 &cmd)));
 	EXPECT_GT(1000, knob_get(point("fail_dev_page"), "times"));
 	EXPECT_EQ(0, dmirror_dev_stat(0, "resident_pages"));
-	EXPECT_EQ(0, dmirror_dev_stat(0, "migrated_to_dev"));
+	EXPECT_EQ(moved, dmirror_dev_stat(0, "migrated_to_dev"));
 	EXPECT_EQ(-1L, snap_find(self->fd, self->buf, N, SNAP_SYS_RW));
 	ASSERT_EQ(0, on_device(self));
 }
@@ -249,15 +251,17 @@ TEST_F(inj, dev_large)
 TEST_F(inj, sys_page_to_sys)
 {
 	struct hmm_dmirror_cmd cmd;
+	long long to_sys0;
 
 	if (self->skipped)
 		return;
 	ASSERT_EQ(0, on_device(self));
+	to_sys0 = dmirror_dev_stat(0, "migrated_to_sys");
 	EXPECT_EQ(0, FORCED("fail_sys_page", -1,
 			    to_sys(self->fd, self->buf, N, &cmd)));
 	EXPECT_EQ(0ULL, cmd.cpages);
 	EXPECT_EQ(N, dmirror_dev_stat(0, "resident_pages"));
-	EXPECT_EQ(0, dmirror_dev_stat(0, "migrated_to_sys"));
+	EXPECT_EQ(to_sys0, dmirror_dev_stat(0, "migrated_to_sys"));
 	EXPECT_EQ(-1L, snap_find(self->fd, self->buf, N, SNAP_PRIV_RW));
 	memset(self->out, FILLER, N * PG);
 	ASSERT_EQ(0, dev_read(self->fd, self->buf, self->out, N, &cmd));
@@ -277,8 +281,9 @@ TEST_F(inj, sys_page_cpu_fault)
 		return;
 	ASSERT_EQ(0, on_device(self));
 	faults = dmirror_dev_stat(0, "cpu_faults");
-	w = FORCED("fail_sys_page", 1,
-		   *(volatile unsigned long long *)self->buf);
+	ASSERT_EQ(0, FORCED("fail_sys_page", 1,
+			    (w = *(volatile unsigned long long *)self->buf,
+			     0)));
 	EXPECT_EQ(pat_word(0x1e1, 0, 0), w);
 	EXPECT_EQ(0, knob_get(point("fail_sys_page"), "times"));
 	EXPECT_LE(faults + 1, dmirror_dev_stat(0, "cpu_faults"));
