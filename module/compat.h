@@ -335,4 +335,17 @@ static inline void dmirror_vm_flags_set(struct vm_area_struct *vma,
 #endif
 }
 
+/*
+ * fault_create_debugfs_attr() keeps a reference on the directory it makes,
+ * in attr->dname, on kernels before the one that stores the name there
+ * instead; nothing drops it, so a module that removes its directories
+ * drops it itself (else each load leaks their dentries and inodes). A
+ * macro: struct fault_attr has no members without CONFIG_FAULT_INJECTION.
+ */
+#ifdef DMIRROR_HAVE_FAULT_ATTR_DNAME_STR
+#define dmirror_fault_attr_forget(attr)	((void)(attr))
+#else
+#define dmirror_fault_attr_forget(attr)	dput((attr)->dname)
+#endif
+
 #endif /* _HMM_DMIRROR_COMPAT_H */

@@ -5,6 +5,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/dcache.h>
 #include <linux/debugfs.h>
 #include <linux/err.h>
 #include <linux/fault-inject.h>
@@ -12,6 +13,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include "compat.h"
 #include "inject.h"
 
 /**
@@ -129,4 +131,18 @@ void dmirror_inject_debugfs(struct dentry *root)
 	for (i = 0; i < DMIRROR_INJ_NR; i++)
 		fault_create_debugfs_attr(dmirror_inject_names[i], root,
 					  &dmirror_inject_attrs[i]);
+}
+
+/**
+ * dmirror_inject_debugfs_exit() - forget the fail_<name> directories
+ *
+ * Context: module unload or a failed load, after the module's debugfs
+ * directory is removed.
+ */
+void dmirror_inject_debugfs_exit(void)
+{
+	int i;
+
+	for (i = 0; i < DMIRROR_INJ_NR; i++)
+		dmirror_fault_attr_forget(&dmirror_inject_attrs[i]);
 }

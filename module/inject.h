@@ -37,6 +37,7 @@ bool dmirror_inject(enum dmirror_inject_point point);
 int dmirror_inject_load_step(const char *step);
 int dmirror_inject_init(void);
 void dmirror_inject_debugfs(struct dentry *root);
+void dmirror_inject_debugfs_exit(void);
 #else
 static inline bool dmirror_inject(enum dmirror_inject_point point)
 {
@@ -54,6 +55,10 @@ static inline int dmirror_inject_init(void)
 }
 
 static inline void dmirror_inject_debugfs(struct dentry *root)
+{
+}
+
+static inline void dmirror_inject_debugfs_exit(void)
 {
 }
 #endif

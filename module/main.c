@@ -135,6 +135,7 @@ err_chardev:
 	dmirror_chardev_exit();
 err_debugfs:
 	dmirror_debugfs_exit();
+	dmirror_inject_debugfs_exit();
 	return ret;
 }
 
@@ -144,6 +145,7 @@ static void __exit dmirror_exit(void)
 	/* Wait for the SRCU callbacks that free our per-mm state. */
 	mmu_notifier_synchronize();
 	dmirror_debugfs_exit();
+	dmirror_inject_debugfs_exit();
 }
 
 module_init(dmirror_init);

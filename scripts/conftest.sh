@@ -93,5 +93,9 @@ probe DMIRROR_HAVE_VM_FLAGS_SET 'static inline void vm_flags_set\(' \
 	'vm_flags_t[[:space:]]+vm_flags;' include/linux/mm.h \
 	include/linux/mm_types.h
 
+# 6.4: struct fault_attr names its directory instead of holding a
+# reference on its dentry (which the creator had to drop: nobody did).
+probe DMIRROR_HAVE_FAULT_ATTR_DNAME_STR 'char dname\[FAULT_ATTR_DNAME_LEN\];' \
+	'struct dentry \*dname;' include/linux/fault-inject.h
 echo "#endif"
 exit "$failed"
