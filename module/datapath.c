@@ -313,7 +313,9 @@ static int dmirror_xfer_pinned(struct dmirror *dm, struct dmirror_xfer *x,
 		n = pinned - (off ? 1 : 0);
 		ret = -EFAULT;
 	}
-	ubuf = n ? vmap(x->upages, pinned, VM_MAP, PAGE_KERNEL) : NULL;
+	/* fail_pin asks twice: the pin above, this mapping (interval 2). */
+	ubuf = n && !dmirror_inject(DMIRROR_INJ_PIN) ?
+	       vmap(x->upages, pinned, VM_MAP, PAGE_KERNEL) : NULL;
 	if (!ubuf) {
 		unpin_user_pages(x->upages, pinned);
 		return n ? -ENOMEM : ret;

@@ -380,6 +380,34 @@ TEST_F(inj, pin)
 }
 
 /*
+ * The pinned buffer cannot be mapped (the point's second question: the
+ * pin passes, the vmap() fails): READ is -ENOMEM, the pages are unpinned
+ * (the buffer can be written and freed), the next READ works.
+ */
+TEST_F(inj, pin_map)
+{
+	const char *d = point("fail_pin");
+	struct hmm_dmirror_cmd cmd;
+	int ret;
+
+	if (self->skipped)
+		return;
+	ASSERT_EQ(0, arm(d, 1));
+	ASSERT_EQ(0, knob_set(d, "interval", "2"));
+	ASSERT_EQ(0, make_it_fail(1));
+	ret = dev_read(self->fd, self->buf, self->out, N, &cmd);
+	ASSERT_EQ(0, make_it_fail(0));
+	ASSERT_EQ(0, disarm(d));
+	ASSERT_EQ(0, knob_set(d, "interval", "1"));
+	EXPECT_EQ(-ENOMEM, ret);
+	EXPECT_EQ(0, knob_get(d, "times"));
+	EXPECT_EQ(-1L, byte_find(self->out, N * PG, FILLER));
+	memset(self->out, 0, N * PG);
+	ASSERT_EQ(0, dev_read(self->fd, self->buf, self->out, N, &cmd));
+	EXPECT_EQ(-1L, pat_find(self->out, 0, N, 0x1e1));
+}
+
+/*
  * migrate_vma_setup() fails: MIGRATE_TO_DEV and MIGRATE_TO_SYS are
  * -EINVAL (the core's error), nothing moves.
  */
