@@ -36,6 +36,14 @@
  * a sweep migrates everything once at start, and threads issue RELEASE
  * now and then, so eviction runs all the time.
  *
+ * -I PCT turns the module's fault injection on (kernels with
+ * CONFIG_FAULT_INJECTION_DEBUG_FS; dmirror_inject.h) for the worker
+ * threads and what they fork, not for the processes that check: each
+ * ioctl then also accepts the errnos a forced failure gives it (opd[].inj)
+ * and nothing else relaxes; every byte is still checked. The run must see
+ * at least one result that only the injection explains. The CPU-fault
+ * point (fail_migrate_fault) stays off: it sends SIGBUS.
+ *
  * Output: TAP, one test per device kind. Exit status 0 when all passed.
  */
 #include "dmirror_stress.h"
@@ -45,6 +53,33 @@
 static long long dev_stat(int dev, const char *name)
 {
 	return dev < 0 ? 0 : dmirror_dev_stat(dev, name);
+}
+
+/*
+ * -I: report the results only the injection explains, per operation; at
+ * least one must have been seen, or the injection did not fire.
+ */
+static bool check_injected(const struct wstats *sum)
+{
+	unsigned long long total = 0;
+	char line[400];
+	unsigned int op;
+	size_t len;
+
+	len = snprintf(line, sizeof(line), "# -I %u: accepted only under fault injection:",
+		       cfg.inject);
+	for (op = 0; op < OP_NR_IOCTL; op++) {
+		total += sum->injected[op];
+		if (sum->injected[op])
+			len += snprintf(line + len, sizeof(line) - len,
+					" %s %llu", opd[op].name,
+					sum->injected[op]);
+	}
+	say("%s%s", line, total ? "" : " none");
+	if (!total)
+		say("# FAIL -I %u: no result that only the fault injection explains",
+		    cfg.inject);
+	return total;
 }
 
 static void print_stats(struct wstats *sum)
@@ -207,14 +242,18 @@ static bool run_kind(int num, int dev)
 			sum.ops[op] += ws_all[w].ops[op];
 			for (e = 0; op < OP_NR_IOCTL && e < EB_NR; e++)
 				sum.err[op][e] += ws_all[w].err[op][e];
+			if (op < OP_NR_IOCTL)
+				sum.injected[op] += ws_all[w].injected[op];
 		}
 		sum.pages_checked += ws_all[w].pages_checked;
 		sum.failures += ws_all[w].failures;
 	}
 	if (!hung && !check_counts(&sum))
 		good = false;
-	if (cfg.verbose || sum.failures || !good)
+	if (cfg.verbose || cfg.inject || sum.failures || !good)
 		print_stats(&sum);
+	if (!hung && cfg.inject && !check_injected(&sum))
+		good = false;
 	ev1 = dev_stat(dev, "evicted_pages") + dev_stat(dev + 1, "evicted_pages");
 	mig1 = dev_stat(dev, "migrated_to_dev");
 	for (op = 0; op < OP_NR; op++)
@@ -267,6 +306,52 @@ static bool run_kind(int num, int dev)
 	return good;
 }
 
+/* ---- -I: fault injection --------------------------------------------------------- */
+
+static pid_t main_pid;
+
+static void inject_off(void)
+{
+	if (getpid() == main_pid)
+		dmirror_inject_stop();
+}
+
+/* Off again however the main process ends, short of SIGKILL. */
+static void inject_signal(int sig)
+{
+	inject_off();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * Turn the injection on, to be turned off at exit. False, after a SKIP
+ * plan, when the kernel has none; false, after a failure, when it cannot.
+ */
+static bool inject_on(void)
+{
+	const char *missing = dmirror_inject_missing();
+	int ret;
+
+	if (missing) {
+		say("1..0 # SKIP kernel has no CONFIG_FAULT_INJECTION_DEBUG_FS (no %s)",
+		    missing);
+		return false;
+	}
+	main_pid = getpid();
+	atexit(inject_off);
+	signal(SIGINT, inject_signal);
+	signal(SIGTERM, inject_signal);
+	signal(SIGHUP, inject_signal);
+	ret = dmirror_inject_start(cfg.inject);
+	if (ret) {
+		say("Bail out! cannot turn fault injection on at %u%%: %s",
+		    cfg.inject, strerror(-ret));
+		exit(1);
+	}
+	return true;
+}
+
 static unsigned long long parse_ops(const char *list)
 {
 	unsigned long long mask = 0;
@@ -294,13 +379,16 @@ static void help(const char *prog)
 
 	fprintf(stderr,
 		"usage: %s [-d seconds] [-t threads] [-p processes] [-D dev] [-s seed]\n"
-		"          [-m MiB per process] [-o op,op,...] [-F prio] [-v]\n"
+		"          [-m MiB per process] [-o op,op,...] [-F prio] [-I pct] [-v]\n"
 		"  -D 0|2   device-private (0, with 1) or device-coherent (2, with 3);\n"
 		"           default: both kinds present\n"
 		"  -m       private memory per process; default: the processes together\n"
 		"           use a quarter more than the device holds\n"
 		"  -F       SCHED_FIFO: thread i at priority prio + i, the watchdogs\n"
 		"           above them (prio + threads at most %d)\n"
+		"  -I       the module's fault injection (debugfs hmm_dmirror/fail_*) at\n"
+		"           pct percent (1-100) for the worker threads; all points but\n"
+		"           fail_migrate_fault, whose SIGBUS this test cannot take\n"
 		"  -o       only these operations:", prog, MAX_FIFO);
 	for (op = 0; op < OP_NR; op++)
 		fprintf(stderr, " %s", opd[op].name);
@@ -312,8 +400,9 @@ int main(int argc, char **argv)
 {
 	int opt, dev = -1, devs[2], ndev = 0, i;
 	bool seeded = false, good = true;
+	char inj[16];
 
-	while ((opt = getopt(argc, argv, "d:t:p:D:s:m:o:F:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "d:t:p:D:s:m:o:F:I:vh")) != -1) {
 		switch (opt) {
 		case 'd':
 			cfg.duration = strtoul(optarg, NULL, 0);
@@ -339,6 +428,11 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			cfg.fifo = strtoul(optarg, NULL, 0);
+			break;
+		case 'I':
+			cfg.inject = strtoul(optarg, NULL, 0);
+			if (!cfg.inject || cfg.inject > 100)
+				help(argv[0]);
 			break;
 		case 'v':
 			cfg.verbose = 1;
@@ -377,9 +471,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	say("TAP version 13");
+	if (cfg.inject && !inject_on())
+		return KSFT_SKIP_CODE;
 	say("1..%d", ndev);
-	say("# dmirror_stress -d %u -t %u -p %u -F %u -s %#llx%s (replay with this seed)",
-	    cfg.duration, cfg.threads, cfg.procs, cfg.fifo, cfg.seed,
+	snprintf(inj, sizeof(inj), " -I %u", cfg.inject);
+	say("# dmirror_stress -d %u -t %u -p %u -F %u%s -s %#llx%s (replay with this seed)",
+	    cfg.duration, cfg.threads, cfg.procs, cfg.fifo,
+	    cfg.inject ? inj : "", cfg.seed,
 	    cfg.opmask != ~0ULL ? " -o ..." : "");
 	for (i = 0; i < ndev; i++) {
 		int fd = dmirror_open_dev(devs[i]);

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "dmirror_inject.h"
 #include "dmirror_test_util.h"
 
 #define WORDS		(PG / sizeof(unsigned long long))
@@ -73,6 +74,9 @@ enum {
  *          valid command block and range of the caller's own mm
  * @stable: those possible when the range stayed mapped read-write
  * @weight: how often it is picked
+ * @inj:    those the module's fault injection adds (-I), wherever the
+ *          ioctl is judged: a forced allocation failure is -ENOMEM, a
+ *          forced migrate_vma_setup() failure of a migration -EINVAL
  */
 struct opdesc {
 	const char *name;
@@ -80,6 +84,7 @@ struct opdesc {
 	unsigned int doc;
 	unsigned int stable;
 	unsigned int weight;
+	unsigned int inj;
 };
 
 /*
@@ -137,6 +142,8 @@ extern const struct opdesc opd[OP_NR];
 struct wstats {
 	unsigned long long ops[OP_NR];
 	unsigned long long err[OP_NR_IOCTL][EB_NR];
+	/* results accepted only because of -I: proof that it fired */
+	unsigned long long injected[OP_NR_IOCTL];
 	unsigned long long pages_checked;
 	unsigned long long failures;
 	unsigned int msgs;
@@ -153,6 +160,7 @@ struct cfg {
 	unsigned long mib;		/* -m, 0 = from the capacity */
 	unsigned long long opmask;
 	unsigned int fifo;		/* -F: lowest SCHED_FIFO priority */
+	unsigned int inject;		/* -I: fault injection percentage */
 	int verbose;
 };
 

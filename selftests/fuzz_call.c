@@ -53,6 +53,7 @@ static bool over_capacity(int dev, unsigned long long npages)
 
 unsigned long long seed;
 int verbose;
+unsigned int inject;
 int fds[NDEV], ndevs;
 int devid[NDEV];
 int churn_stop;
@@ -117,7 +118,7 @@ static unsigned int allowed(const struct call *c, bool foreign,
 	}
 	if (!range_ok(c->addr, c->npages))
 		return B(EB_EINVAL);
-	set = k->doc;
+	set = k->doc | (inject ? k->inj : 0);
 	/* A block the kernel cannot write back: never success. */
 	if (c->blk_cls == 1)
 		set = (set & ~B(EB_OK)) | B(EB_EFAULT);

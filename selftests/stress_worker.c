@@ -71,6 +71,16 @@ static void *thread_main(void *arg)
 
 	cur = t;
 	t->os_tid = gettid();
+	/*
+	 * -I: this thread's calls (and those of the children it forks) may
+	 * fail by injection; not the process's first thread, which watches
+	 * and makes the final check.
+	 */
+	if (cfg.inject) {
+		err = dmirror_inject_me();
+		if (err)
+			fail("make-it-fail: %s", strerror(-err));
+	}
 	if (cfg.fifo) {
 		err = set_fifo(cfg.fifo + t->id);
 		if (err)

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Fault injection for dmirror_stress and dmirror_fuzz (-I PCT): the
+ * module's fault_attr points in debugfs (module/inject.c, kernels with
+ * CONFIG_FAULT_INJECTION_DEBUG_FS), switched on for the tasks whose
+ * /proc/<pid>/make-it-fail is 1 (task-filter), and off again at exit.
+ */
+#ifndef _DMIRROR_INJECT_H
+#define _DMIRROR_INJECT_H
+
+#include "dmirror_test_util.h"
+
+/* The kselftest exit status of a skipped program. */
+#define KSFT_SKIP_CODE	4
+
+/*
+ * The points a run turns on. Not fail_migrate_fault: it makes a CPU
+ * fault SIGBUS, and neither program's model can take a signal there.
+ */
+#define DMIRROR_INJECT_NPOINTS	8
+
+static inline const char *dmirror_inject_point(unsigned int i)
+{
+	static const char * const names[DMIRROR_INJECT_NPOINTS] = {
+		"fail_chunk_add", "fail_dev_page", "fail_dev_large",
+		"fail_sys_page", "fail_sys_large", "fail_pt", "fail_pin",
+		"fail_migrate",
+	};
+
+	return names[i];
+}
+
+/* Write @val to @path; 0 or -errno. */
+static inline int dmirror_inject_put(const char *path, const char *val)
+{
+	size_t len = strlen(val);
+	int fd, ret = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, len) != (ssize_t)len)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Write @val to knob @knob of point @i; 0 or -errno. */
+static inline int dmirror_inject_knob(unsigned int i, const char *knob,
+				      const char *val)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", DMIRROR_DEBUGFS,
+		 dmirror_inject_point(i), knob);
+	return dmirror_inject_put(path, val);
+}
+
+/*
+ * NULL when every point is there, else the directory that is missing
+ * (the kernel has no CONFIG_FAULT_INJECTION_DEBUG_FS).
+ */
+static inline const char *dmirror_inject_missing(void)
+{
+	static char path[160];
+	unsigned int i;
+
+	for (i = 0; i < DMIRROR_INJECT_NPOINTS; i++) {
+		snprintf(path, sizeof(path), "%s/%s/probability",
+			 DMIRROR_DEBUGFS, dmirror_inject_point(i));
+		if (access(path, W_OK))
+			return path;
+	}
+	return NULL;
+}
+
+/*
+ * Every point off (probability 0). Async-signal-safe, for an exit
+ * handler and a signal handler alike.
+ */
+static inline void dmirror_inject_stop(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < DMIRROR_INJECT_NPOINTS; i++)
+		dmirror_inject_knob(i, "probability", "0");
+}
+
+/*
+ * Every point on at @pct percent, for every call, without end, quiet, and
+ * only for tasks with make-it-fail set. 0 or -errno (then all are off).
+ */
+static inline int dmirror_inject_start(unsigned int pct)
+{
+	static const char * const knobs[] = {
+		"interval", "times", "space", "verbose", "task-filter",
+	};
+	static const char * const vals[] = { "1", "-1", "0", "0", "Y" };
+	char p[16];
+	unsigned int i, k;
+	int ret = 0;
+
+	snprintf(p, sizeof(p), "%u", pct);
+	for (i = 0; i < DMIRROR_INJECT_NPOINTS && !ret; i++) {
+		for (k = 0; k < 5 && !ret; k++)
+			ret = dmirror_inject_knob(i, knobs[k], vals[k]);
+		if (!ret)
+			ret = dmirror_inject_knob(i, "probability", p);
+	}
+	if (ret)
+		dmirror_inject_stop();
+	return ret;
+}
+
+/* Make the calling thread (and what it forks or creates) a target. */
+static inline int dmirror_inject_me(void)
+{
+	return dmirror_inject_put("/proc/thread-self/make-it-fail", "1");
+}
+
+#endif /* _DMIRROR_INJECT_H */
