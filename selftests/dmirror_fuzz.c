@@ -293,6 +293,11 @@ static void inject_on(void)
 	const char *missing = dmirror_inject_missing();
 	int ret;
 
+	if (access(DMIRROR_DEBUGFS, F_OK)) {
+		say("Bail out! no %s: hmm_dmirror not loaded, or debugfs not mounted",
+		    DMIRROR_DEBUGFS);
+		exit(1);
+	}
 	if (missing) {
 		say("1..0 # SKIP kernel has no CONFIG_FAULT_INJECTION_DEBUG_FS (no %s)",
 		    missing);
