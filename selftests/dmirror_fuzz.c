@@ -223,8 +223,9 @@ static const char *dev_path(int id)
 
 /*
  * Per defined ioctl: some success, and -EBUSY or -ENOMEM on at most
- * SOFT_MAX_PCT percent of the calls that got past the argument checks.
- * Not judged when the fuzzer did not run to its end.
+ * SOFT_MAX_PCT percent of the calls that got past the argument checks
+ * (under -I, -EBUSY only where the injection gives -ENOMEM). Not judged
+ * when the fuzzer did not run to its end.
  */
 static bool counts_ok(bool died)
 {
@@ -239,6 +240,8 @@ static bool counts_ok(bool died)
 		soft = res->err[i][EB_EBUSY] + res->err[i][EB_ENOMEM];
 		if (known[i].req == HMM_DMIRROR_MIGRATE_TO_DEV)
 			soft -= res->over_cap;
+		if (inject && (known[i].inj & B(EB_ENOMEM)))
+			soft = res->err[i][EB_EBUSY];
 		if (!ok) {
 			say("# %s never succeeded", known[i].name);
 			good = false;
@@ -254,21 +257,26 @@ static bool counts_ok(bool died)
 }
 
 /*
- * -I: calls that failed with -ENOMEM short of the device's capacity. A
- * run without injection sees next to none; with it, there must be some.
+ * -I: the failures each point forced (the kernel's count) and the calls
+ * that failed with an errno the injection gives (-ENOMEM short of the
+ * device's capacity, -EINVAL of a migration); there must be both.
  */
 static bool injected_ok(bool died, unsigned int n)
 {
 	unsigned long long seen = 0;
-	unsigned int i;
+	long long forced;
+	unsigned int i, e;
 
+	forced = dmirror_inject_report(NULL);
 	for (i = 0; i < NKNOWN; i++)
-		if (known[i].inj & B(EB_ENOMEM))
-			seen += res->err[i][EB_ENOMEM];
+		for (e = 0; e < EB_NR; e++)
+			if (known[i].inj & B(e))
+				seen += res->err[i][e];
 	seen -= res->over_cap;
-	say("%sok %u the fault injection at %u%% fired: %llu calls failed with ENOMEM",
-	    died || !seen ? "not " : "", n, inject, seen);
-	return !died && seen;
+	say("%sok %u the fault injection at %u%% forced %lld failures; %llu calls failed with their errnos",
+	    died || forced <= 0 || !seen ? "not " : "", n, inject, forced,
+	    seen);
+	return !died && forced > 0 && seen;
 }
 
 static pid_t main_pid;

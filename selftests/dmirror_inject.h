@@ -87,29 +87,78 @@ static inline void dmirror_inject_stop(void)
 }
 
 /*
- * Every point on at @pct percent, for every call, without end, quiet, and
- * only for tasks with make-it-fail set. 0 or -errno (then all are off).
+ * A point's "times" counts down once per forced failure (unless it is
+ * -1, which would mean without end): started at DMIRROR_INJECT_TIMES,
+ * which no run reaches, it tells how many failures were forced.
+ */
+#define DMIRROR_INJECT_TIMES	2000000000LL
+
+/*
+ * Every point on at @pct percent, for every call, quiet, and only for
+ * tasks with make-it-fail set. 0 or -errno (then all are off).
  */
 static inline int dmirror_inject_start(unsigned int pct)
 {
 	static const char * const knobs[] = {
-		"interval", "times", "space", "verbose", "task-filter",
+		"interval", "space", "verbose", "task-filter",
 	};
-	static const char * const vals[] = { "1", "-1", "0", "0", "Y" };
-	char p[16];
+	static const char * const vals[] = { "1", "0", "0", "Y" };
+	char p[16], times[24];
 	unsigned int i, k;
 	int ret = 0;
 
 	snprintf(p, sizeof(p), "%u", pct);
+	snprintf(times, sizeof(times), "%lld", DMIRROR_INJECT_TIMES);
 	for (i = 0; i < DMIRROR_INJECT_NPOINTS && !ret; i++) {
-		for (k = 0; k < 5 && !ret; k++)
+		for (k = 0; k < 4 && !ret; k++)
 			ret = dmirror_inject_knob(i, knobs[k], vals[k]);
+		if (!ret)
+			ret = dmirror_inject_knob(i, "times", times);
 		if (!ret)
 			ret = dmirror_inject_knob(i, "probability", p);
 	}
 	if (ret)
 		dmirror_inject_stop();
 	return ret;
+}
+
+/* Failures point @i forced since dmirror_inject_start(); -1 unknown. */
+static inline long long dmirror_inject_forced(unsigned int i)
+{
+	char path[160];
+	long long left;
+
+	snprintf(path, sizeof(path), "%s/%s/times", DMIRROR_DEBUGFS,
+		 dmirror_inject_point(i));
+	left = dmirror_read_num(path);
+	return left < 0 ? -1 : DMIRROR_INJECT_TIMES - left;
+}
+
+/*
+ * Print the failures each point forced since @before (NULL: since the
+ * start) as one line; return their sum (-1 when one cannot be read).
+ */
+static inline long long dmirror_inject_report(const long long *before)
+{
+	long long n, sum = 0;
+	char line[500];
+	unsigned int i;
+	size_t len;
+
+	len = snprintf(line, sizeof(line), "# forced failures:");
+	for (i = 0; i < DMIRROR_INJECT_NPOINTS; i++) {
+		n = dmirror_inject_forced(i);
+		if (n >= 0 && before)
+			n = before[i] < 0 ? -1 : n - before[i];
+		if (n < 0 || sum < 0)
+			sum = -1;
+		else
+			sum += n;
+		len += snprintf(line + len, sizeof(line) - len, " %s %lld",
+				dmirror_inject_point(i) + 5, n);
+	}
+	say("%s; total %lld", line, sum);
+	return sum;
 }
 
 /* Make the calling thread (and what it forks or creates) a target. */

@@ -56,30 +56,61 @@ static long long dev_stat(int dev, const char *name)
 }
 
 /*
- * -I: report the results only the injection explains, per operation; at
- * least one must have been seen, or the injection did not fire.
+ * -I: the failures each point forced (the kernel's count), the calls that
+ * failed with an errno the injection gives, and those only the injection
+ * explains. The injection must have forced failures, and some of them
+ * must have shown as such an errno: else it did not fire.
  */
-static bool check_injected(const struct wstats *sum)
+static bool check_injected(const struct wstats *sum, const long long *before)
 {
-	unsigned long long total = 0;
+	unsigned long long only = 0, seen = 0;
+	long long forced;
 	char line[400];
-	unsigned int op;
+	unsigned int op, e;
 	size_t len;
 
-	len = snprintf(line, sizeof(line), "# -I %u: accepted only under fault injection:",
-		       cfg.inject);
+	forced = dmirror_inject_report(before);
+	len = snprintf(line, sizeof(line), "# accepted only under -I:");
 	for (op = 0; op < OP_NR_IOCTL; op++) {
-		total += sum->injected[op];
+		for (e = 0; e < EB_NR; e++)
+			if (opd[op].inj & B(e))
+				seen += sum->err[op][e];
+		only += sum->injected[op];
 		if (sum->injected[op])
 			len += snprintf(line + len, sizeof(line) - len,
 					" %s %llu", opd[op].name,
 					sum->injected[op]);
 	}
-	say("%s%s", line, total ? "" : " none");
-	if (!total)
-		say("# FAIL -I %u: no result that only the fault injection explains",
-		    cfg.inject);
-	return total;
+	say("%s%s", line, only ? "" : " none");
+	say("# -I %u: %llu calls failed with an errno the injection gives",
+	    cfg.inject, seen);
+	if (forced > 0 && seen)
+		return true;
+	say("# FAIL -I %u: the fault injection %s", cfg.inject,
+	    forced < 0 ? "cannot be read back" :
+	    !forced ? "forced no failure" :
+	    "forced failures, but no call failed with their errnos");
+	return false;
+}
+
+/*
+ * The calls of @op that failed with a soft errno and count against its
+ * SOFT_MAX_PCT. Under -I, not those with an errno the injection gives
+ * @op (opd[].inj), nor RELEASE's -EBUSY: what a forced failure of an
+ * eviction leaves (its pages stay on the device).
+ */
+static unsigned long long soft_calls(const struct wstats *sum,
+				     unsigned int op)
+{
+	unsigned int cls = B(EB_EBUSY) | B(EB_ENOMEM);
+
+	if (cfg.inject) {
+		cls &= ~opd[op].inj;
+		if (op == OP_RELEASE)
+			cls &= ~B(EB_EBUSY);
+	}
+	return (cls & B(EB_EBUSY) ? sum->err[op][EB_EBUSY] : 0) +
+	       (cls & B(EB_ENOMEM) ? sum->err[op][EB_ENOMEM] : 0);
 }
 
 static void print_stats(struct wstats *sum)
@@ -117,7 +148,7 @@ static bool check_counts(const struct wstats *sum)
 	for (op = 0; op < OP_NR_IOCTL; op++) {
 		calls = sum->ops[op];
 		ok = sum->err[op][EB_OK];
-		soft = sum->err[op][EB_EBUSY] + sum->err[op][EB_ENOMEM];
+		soft = soft_calls(sum, op);
 		if (!calls && !all)
 			continue;
 		pct = op == OP_EXCL ? SOFT_MAX_PCT_EXCL : SOFT_MAX_PCT;
@@ -147,6 +178,7 @@ static bool check_counts(const struct wstats *sum)
 static bool run_kind(int num, int dev)
 {
 	long long cap, ev0, ev1, mig0, mig1, res;
+	long long forced0[DMIRROR_INJECT_NPOINTS];
 	struct wstats sum = { 0 };
 	unsigned long long total = 0;
 	unsigned int w, op, e, done = 0;
@@ -187,6 +219,8 @@ static bool run_kind(int num, int dev)
 	ev0 = dev_stat(dev, "evicted_pages") + dev_stat(dev + 1, "evicted_pages");
 	mig0 = dev_stat(dev, "migrated_to_dev");
 
+	for (w = 0; cfg.inject && w < DMIRROR_INJECT_NPOINTS; w++)
+		forced0[w] = dmirror_inject_forced(w);
 	memset(ws_all, 0, MAX_PROCS * sizeof(*ws_all));
 	*write_token = 0;
 	t_end = now_s() + cfg.duration;
@@ -252,7 +286,7 @@ static bool run_kind(int num, int dev)
 		good = false;
 	if (cfg.verbose || cfg.inject || sum.failures || !good)
 		print_stats(&sum);
-	if (!hung && cfg.inject && !check_injected(&sum))
+	if (!hung && cfg.inject && !check_injected(&sum, forced0))
 		good = false;
 	ev1 = dev_stat(dev, "evicted_pages") + dev_stat(dev + 1, "evicted_pages");
 	mig1 = dev_stat(dev, "migrated_to_dev");
