@@ -258,21 +258,16 @@ static bool counts_ok(bool died)
 
 /*
  * -I: the failures each point forced (the kernel's count) and the calls
- * that failed with an errno the injection gives (-ENOMEM short of the
- * device's capacity, -EINVAL of a migration); there must be both.
+ * past the argument checks that failed with an errno the injection gives
+ * (-ENOMEM short of the device's capacity, -EINVAL of a migration); there
+ * must be both.
  */
 static bool injected_ok(bool died, unsigned int n)
 {
-	unsigned long long seen = 0;
+	unsigned long long seen = res->inj_seen;
 	long long forced;
-	unsigned int i, e;
 
 	forced = dmirror_inject_report(NULL);
-	for (i = 0; i < NKNOWN; i++)
-		for (e = 0; e < EB_NR; e++)
-			if (known[i].inj & B(e))
-				seen += res->err[i][e];
-	seen -= res->over_cap;
 	say("%sok %u the fault injection at %u%% forced %lld failures; %llu calls failed with their errnos",
 	    died || forced <= 0 || !seen ? "not " : "", n, inject, forced,
 	    seen);

@@ -91,6 +91,8 @@ struct res {
 	unsigned long long err[NKNOWN + 1][EB_NR];
 	/* -ENOMEM of MIGRATE_TO_DEV for more pages than the device holds */
 	unsigned long long over_cap;
+	/* -I: calls past the argument checks failed with a known[].inj errno */
+	unsigned long long inj_seen;
 	unsigned long long failures;
 	unsigned long long foreign, exited, churn_calls, churn_ops;
 	unsigned int msgs, soft_msgs;
