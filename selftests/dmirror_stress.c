@@ -158,7 +158,7 @@ static bool check_counts(const struct wstats *sum)
 			good = false;
 		}
 		/* With all operations on, each process had to reach it. */
-		need = (op == OP_RELEASE ? 1 : MIN_OK) * (all ? cfg.procs : 1);
+		need = min_ok(op) * (all ? cfg.procs : 1);
 		/* CHECK_EXCLUSIVE answers with 0 or -EPERM: both count. */
 		if (op == OP_CHECK_EXCL)
 			ok += sum->err[op][EB_EPERM];

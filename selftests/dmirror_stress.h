@@ -120,7 +120,9 @@ struct opdesc {
  * its CPU (no KVM): a 20 s run then makes as few as 250 operations on
  * coherent devices, so a process that is short of a kind after its
  * duration issues that kind until it has them (missing_op()). RELEASE
- * runs at most every 700 ms per process and needs one success.
+ * runs at most every 700 ms per process and needs one success, none under
+ * -I: a forced failure of an eviction leaves pages on the device, which
+ * RELEASE reports as -EBUSY (min_ok()).
  */
 #define MIN_OK		3
 /*
@@ -238,6 +240,7 @@ struct stab {
 unsigned long rnd_below(struct thr *t, unsigned long n);
 void fail(const char *fmt, ...);
 void count_op(unsigned int op);
+unsigned int min_ok(unsigned int op);
 char *page_addr(unsigned long p);
 void fill_page(void *dst, unsigned long p, unsigned int gen);
 bool check_own(const char *what, unsigned long p, const void *data);

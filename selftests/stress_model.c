@@ -140,6 +140,14 @@ void count_op(unsigned int op)
 	__atomic_add_fetch(&ws->ops[op], 1, __ATOMIC_RELAXED);
 }
 
+/* Successes of ioctl @op each process needs (MIN_OK). */
+unsigned int min_ok(unsigned int op)
+{
+	if (op != OP_RELEASE)
+		return MIN_OK;
+	return cfg.inject ? 0 : 1;
+}
+
 char *page_addr(unsigned long p)
 {
 	if (p < cfg.np)

@@ -43,7 +43,7 @@ static unsigned int missing_op(void)
 		if (op == OP_CHECK_EXCL)
 			ok += __atomic_load_n(&ws->err[op][EB_EPERM],
 					      __ATOMIC_RELAXED);
-		if (ok < (op == OP_RELEASE ? 1 : MIN_OK))
+		if (ok < min_ok(op))
 			return op == OP_WRITE ? OP_DEV_WRITE : op;
 	}
 	return OP_NR;
