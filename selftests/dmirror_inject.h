@@ -18,6 +18,8 @@
  * fault SIGBUS, and neither program's model can take a signal there.
  */
 #define DMIRROR_INJECT_NPOINTS	8
+/* The index of fail_sys_page among them. */
+#define DMIRROR_INJECT_SYS_PAGE	3
 
 static inline const char *dmirror_inject_point(unsigned int i)
 {

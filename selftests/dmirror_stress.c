@@ -73,7 +73,7 @@ static bool check_injected(const struct wstats *sum, const long long *before)
 	len = snprintf(line, sizeof(line), "# accepted only under -I:");
 	for (op = 0; op < OP_NR_IOCTL; op++) {
 		for (e = 0; e < EB_NR; e++)
-			if (opd[op].inj & B(e))
+			if (inj_set(op) & B(e))
 				seen += sum->err[op][e];
 		only += sum->injected[op];
 		if (sum->injected[op])
@@ -105,7 +105,7 @@ static unsigned long long soft_calls(const struct wstats *sum,
 	unsigned int cls = B(EB_EBUSY) | B(EB_ENOMEM);
 
 	if (cfg.inject) {
-		cls &= ~opd[op].inj;
+		cls &= ~inj_set(op);
 		if (op == OP_RELEASE)
 			cls &= ~B(EB_EBUSY);
 	}
@@ -358,6 +358,47 @@ static void inject_signal(int sig)
 	raise(sig);
 }
 
+/*
+ * -I: what a device fault returns when a page of another device cannot
+ * come home because fail_sys_page failed its system page (the CPU-fault
+ * handler returns VM_FAULT_OOM): -ENOMEM where hmm_range_fault() maps a
+ * fault's error with vm_fault_to_errno() (7.3), -EFAULT where it maps
+ * every one to -EFAULT (6.1, 6.12). A child puts a page on dev1, and
+ * reads it through dev0 with every system page refused.
+ * Return: the errno class as a bit, 0 when the probe cannot tell.
+ */
+static unsigned int probe_fault_errno(void)
+{
+	struct hmm_dmirror_cmd cmd;
+	int status, fd0, fd1, ret;
+	pid_t pid;
+	char *p;
+
+	dmirror_inject_knob(DMIRROR_INJECT_SYS_PAGE, "probability", "100");
+	pid = fork();
+	if (!pid) {
+		p = map_anon(2, PROT_READ | PROT_WRITE);
+		fd0 = dmirror_open_dev(0);
+		fd1 = dmirror_open_dev(1);
+		if (!p || fd0 < 0 || fd1 < 0)
+			_exit(255);
+		memset(p, 0x5a, PG);
+		if (to_dev(fd1, p, p + PG, 1, &cmd) || dmirror_inject_me())
+			_exit(255);
+		ret = dev_read(fd0, p, p + PG, 1, &cmd);
+		_exit(ret < 0 && ret > -255 ? -ret : 0);
+	}
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	dmirror_inject_knob(DMIRROR_INJECT_SYS_PAGE, "probability", "0");
+	if (pid < 0 || !WIFEXITED(status))
+		return 0;
+	ret = WEXITSTATUS(status);
+	say("# -I: a device fault on another device's page that cannot come home: %s",
+	    ret == 255 ? "cannot probe" : ret ? strerror(ret) : "no error");
+	return ret == ENOMEM || ret == EFAULT ? B(eb_of(-ret)) : 0;
+}
+
 /* -I: on, or SKIP (exit status 4) on a kernel without it. */
 static void inject_on(void)
 {
@@ -379,7 +420,15 @@ static void inject_on(void)
 	signal(SIGINT, inject_signal);
 	signal(SIGTERM, inject_signal);
 	signal(SIGHUP, inject_signal);
-	ret = dmirror_inject_start(cfg.inject);
+	ret = dmirror_inject_start(0);
+	if (!ret) {
+		cfg.inj_fault = probe_fault_errno();
+		if (!cfg.inj_fault) {
+			say("Bail out! -I: no errno for a device fault that cannot bring a page home");
+			exit(1);
+		}
+		ret = dmirror_inject_start(cfg.inject);
+	}
 	if (ret) {
 		say("Bail out! cannot turn fault injection on at %u%%: %s",
 		    cfg.inject, strerror(-ret));

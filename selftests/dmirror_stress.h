@@ -77,6 +77,8 @@ enum {
  * @inj:    those the module's fault injection adds (-I), wherever the
  *          ioctl is judged: a forced allocation failure is -ENOMEM, a
  *          forced migrate_vma_setup() failure of a migration -EINVAL
+ * @faults: its device fault (hmm_range_fault()) brings pages of other
+ *          devices home, and so under -I also returns cfg.inj_fault
  */
 struct opdesc {
 	const char *name;
@@ -85,6 +87,7 @@ struct opdesc {
 	unsigned int stable;
 	unsigned int weight;
 	unsigned int inj;
+	bool faults;
 };
 
 /*
@@ -163,6 +166,11 @@ struct cfg {
 	unsigned long long opmask;
 	unsigned int fifo;		/* -F: lowest SCHED_FIFO priority */
 	unsigned int inject;		/* -I: fault injection percentage */
+	/*
+	 * -I: the errno class (as a bit) of a device fault whose page of
+	 * another device cannot come home (probed, dmirror_stress.c)
+	 */
+	unsigned int inj_fault;
 	int verbose;
 };
 
@@ -241,6 +249,7 @@ unsigned long rnd_below(struct thr *t, unsigned long n);
 void fail(const char *fmt, ...);
 void count_op(unsigned int op);
 unsigned int min_ok(unsigned int op);
+unsigned int inj_set(unsigned int op);
 char *page_addr(unsigned long p);
 void fill_page(void *dst, unsigned long p, unsigned int gen);
 bool check_own(const char *what, unsigned long p, const void *data);

@@ -75,12 +75,12 @@ bool judge(unsigned int op, int ret, unsigned int allowed, int dev,
 
 	if (allowed & B(eb_of(ret)))
 		return true;
-	if (cfg.inject && (opd[op].inj & B(eb_of(ret)))) {
+	if (cfg.inject && (inj_set(op) & B(eb_of(ret)))) {
 		__atomic_add_fetch(&ws->injected[op], 1, __ATOMIC_RELAXED);
 		return true;
 	}
 	if (cfg.inject)
-		allowed |= opd[op].inj;
+		allowed |= inj_set(op);
 	for (e = 0; e < EB_NR; e++)
 		if (allowed & B(e))
 			snprintf(set + strlen(set), sizeof(set) - strlen(set),
