@@ -39,10 +39,15 @@
  * -I PCT turns the module's fault injection on (kernels with
  * CONFIG_FAULT_INJECTION_DEBUG_FS; dmirror_inject.h) for the worker
  * threads and what they fork, not for the processes that check: each
- * ioctl then also accepts the errnos a forced failure gives it (opd[].inj)
- * and nothing else relaxes; every byte is still checked. The run must see
- * at least one result that only the injection explains. The CPU-fault
- * point (fail_migrate_fault) stays off: it sends SIGBUS.
+ * ioctl then also accepts the errnos a forced failure gives it (inj_set():
+ * opd[].inj, and for the ioctls that fault pages of another device home
+ * the errno a forced failure of that gives, probed at the start), and
+ * those errnos, and RELEASE's -EBUSY (a forced eviction failure keeps
+ * pages on the device), count neither against SOFT_MAX_PCT nor as the
+ * module giving up. Every byte is still checked. The run must see the
+ * kernel's count of forced failures grow and some call fail with their
+ * errnos. The CPU-fault point (fail_migrate_fault) stays off: it sends
+ * SIGBUS, which the model cannot take.
  *
  * Output: TAP, one test per device kind. Exit status 0 when all passed.
  */
