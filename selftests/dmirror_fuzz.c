@@ -33,7 +33,15 @@
  * start in the arena and go past its end cross an unmapped gap, which the
  * module rejects before writing anything.
  *
- * Usage: dmirror_fuzz [-d seconds] [-s seed] [-v]. Output: TAP.
+ * -I PCT turns the module's fault injection on (kernels with
+ * CONFIG_FAULT_INJECTION_DEBUG_FS; dmirror_inject.h) for the fuzzing
+ * process after its valid calls, its thread and its children, not for the
+ * main process that judges: a call past the argument checks then also
+ * accepts the errnos a forced failure gives it (known[].inj), and some
+ * -ENOMEM must be seen. The CPU-fault point (fail_migrate_fault) stays
+ * off: its SIGBUS would kill the fuzzer.
+ *
+ * Usage: dmirror_fuzz [-d seconds] [-s seed] [-I pct] [-v]. Output: TAP.
  */
 #include "dmirror_fuzz.h"
 
@@ -161,6 +169,11 @@ static int fuzz(void)
 		return 1;
 	}
 	sane_calls();
+	/* -I: from here on; the valid calls above must have succeeded. */
+	if (inject && dmirror_inject_me()) {
+		say("# make-it-fail: %s", strerror(errno));
+		return 1;
+	}
 	d = dmirror_open_dev(devid[0]);
 	if (d < 0 || dup2(d, CHURN_FD) < 0)
 		return 1;
@@ -210,8 +223,9 @@ static const char *dev_path(int id)
 
 /*
  * Per defined ioctl: some success, and -EBUSY or -ENOMEM on at most
- * SOFT_MAX_PCT percent of the calls that got past the argument checks.
- * Not judged when the fuzzer did not run to its end.
+ * SOFT_MAX_PCT percent of the calls that got past the argument checks
+ * (under -I, -EBUSY only where the injection gives -ENOMEM). Not judged
+ * when the fuzzer did not run to its end.
  */
 static bool counts_ok(bool died)
 {
@@ -226,6 +240,8 @@ static bool counts_ok(bool died)
 		soft = res->err[i][EB_EBUSY] + res->err[i][EB_ENOMEM];
 		if (known[i].req == HMM_DMIRROR_MIGRATE_TO_DEV)
 			soft -= res->over_cap;
+		if (inject && (known[i].inj & B(EB_ENOMEM)))
+			soft = res->err[i][EB_EBUSY];
 		if (!ok) {
 			say("# %s never succeeded", known[i].name);
 			good = false;
@@ -240,22 +256,91 @@ static bool counts_ok(bool died)
 	return good;
 }
 
+/*
+ * -I: the failures each point forced (the kernel's count) and the calls
+ * past the argument checks that failed with an errno the injection gives
+ * (-ENOMEM short of the device's capacity, -EINVAL of a migration); there
+ * must be both.
+ */
+static bool injected_ok(bool died, unsigned int n)
+{
+	unsigned long long seen = res->inj_seen;
+	long long forced;
+
+	forced = dmirror_inject_report(NULL);
+	say("%sok %u the fault injection at %u%% forced %lld failures; %llu calls failed with their errnos",
+	    died || forced <= 0 || !seen ? "not " : "", n, inject, forced,
+	    seen);
+	return !died && forced > 0 && seen;
+}
+
+static pid_t main_pid;
+
+static void inject_off(void)
+{
+	if (getpid() == main_pid)
+		dmirror_inject_stop();
+}
+
+/* Off again however the main process ends, short of SIGKILL. */
+static void inject_signal(int sig)
+{
+	inject_off();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* -I: on, or SKIP (exit status 4) on a kernel without it. */
+static void inject_on(void)
+{
+	const char *missing = dmirror_inject_missing();
+	int ret;
+
+	if (access(DMIRROR_DEBUGFS, F_OK)) {
+		say("Bail out! no %s: hmm_dmirror not loaded, or debugfs not mounted",
+		    DMIRROR_DEBUGFS);
+		exit(1);
+	}
+	if (missing) {
+		say("1..0 # SKIP kernel has no CONFIG_FAULT_INJECTION_DEBUG_FS (no %s)",
+		    missing);
+		exit(KSFT_SKIP_CODE);
+	}
+	main_pid = getpid();
+	atexit(inject_off);
+	signal(SIGINT, inject_signal);
+	signal(SIGTERM, inject_signal);
+	signal(SIGHUP, inject_signal);
+	ret = dmirror_inject_start(inject);
+	if (ret) {
+		say("Bail out! cannot turn fault injection on at %u%%: %s",
+		    inject, strerror(-ret));
+		exit(1);
+	}
+}
+
 static void help(const char *prog)
 {
-	fprintf(stderr, "usage: %s [-d seconds] [-s seed] [-v]\n", prog);
+	fprintf(stderr,
+		"usage: %s [-d seconds] [-s seed] [-I pct] [-v]\n"
+		"  -I  the module's fault injection (debugfs hmm_dmirror/fail_*) at pct\n"
+		"      percent (1-100) for the fuzzing process; all points but\n"
+		"      fail_migrate_fault, whose SIGBUS would kill the fuzzer\n",
+		prog);
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	bool seeded = false, died = false, soft_ok;
+	bool seeded = false, died = false, soft_ok, inj_ok = true;
 	long long left = 0;
+	char inj[16];
 	unsigned int i, e, n = 1;
 	int opt, status;
 	double deadline;
 	pid_t pid;
 
-	while ((opt = getopt(argc, argv, "d:s:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "d:s:I:vh")) != -1) {
 		switch (opt) {
 		case 'd':
 			duration = strtoul(optarg, NULL, 0);
@@ -263,6 +348,11 @@ int main(int argc, char **argv)
 		case 's':
 			seed = strtoull(optarg, NULL, 0);
 			seeded = true;
+			break;
+		case 'I':
+			inject = strtoul(optarg, NULL, 0);
+			if (!inject || inject > 100)
+				help(argv[0]);
 			break;
 		case 'v':
 			verbose = 1;
@@ -281,12 +371,15 @@ int main(int argc, char **argv)
 		return 1;
 	setvbuf(stdout, NULL, _IONBF, 0);
 	say("TAP version 13");
-	say("1..9");
+	if (inject)
+		inject_on();
+	say("1..%u", inject ? 10 : 9);
 	probe_task_end();
 	for (i = 0; i < 4; i++)
 		dev_capacity[i] = dmirror_dev_stat(i, "capacity_pages");
-	say("# dmirror_fuzz -d %u -s %#llx (replay with this seed); user space ends at %#lx",
-	    duration, seed, TASK_END);
+	snprintf(inj, sizeof(inj), " -I %u", inject);
+	say("# dmirror_fuzz -d %u%s -s %#llx (replay with this seed); user space ends at %#lx",
+	    duration, inject ? inj : "", seed, TASK_END);
 
 	pid = fork();
 	if (pid < 0)
@@ -320,7 +413,7 @@ int main(int argc, char **argv)
 	say("# %llu changes by the second thread, %u foreign children, %u exited owners",
 	    res->churn_ops, (unsigned int)res->foreign,
 	    (unsigned int)res->exited);
-	for (i = 0; verbose && i <= NKNOWN; i++) {
+	for (i = 0; (verbose || inject) && i <= NKNOWN; i++) {
 		char line[300];
 		size_t len;
 
@@ -359,6 +452,8 @@ int main(int argc, char **argv)
 	if (left)
 		say("# %lld device pages still in use", left);
 	say("%sok %u no device memory left in use afterwards",
-	    left ? "not " : "", n);
-	return died || res->failures || left || !soft_ok ? 1 : 0;
+	    left ? "not " : "", n++);
+	if (inject)
+		inj_ok = injected_ok(died, n);
+	return died || res->failures || left || !soft_ok || !inj_ok ? 1 : 0;
 }

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "dmirror_inject.h"
 #include "dmirror_test_util.h"
 
 #define OUT_PAGES	256UL
@@ -39,13 +40,19 @@ enum { EB_OK, EB_EFAULT, EB_EINVAL, EB_EPERM, EB_ENOENT, EB_EBUSY,
 
 #define B(x)	(1U << (x))
 
-/* What the header allows each defined ioctl, range rules aside. */
+/*
+ * What the header allows each defined ioctl, range rules aside; @inj:
+ * what the module's fault injection (-I) adds to a call that gets past
+ * the argument checks (a forced allocation failure is -ENOMEM, a forced
+ * migrate_vma_setup() failure of a migration -EINVAL).
+ */
 struct known {
 	const char *name;
 	unsigned long req;
 	unsigned int doc;
 	int out;	/* 1: copies npages pages to ptr, 2: npages bytes */
 	bool in;	/* copies npages pages from ptr */
+	unsigned int inj;
 };
 
 #define COMMON	(B(EB_ENOMEM))
@@ -84,6 +91,8 @@ struct res {
 	unsigned long long err[NKNOWN + 1][EB_NR];
 	/* -ENOMEM of MIGRATE_TO_DEV for more pages than the device holds */
 	unsigned long long over_cap;
+	/* -I: calls past the argument checks failed with a known[].inj errno */
+	unsigned long long inj_seen;
 	unsigned long long failures;
 	unsigned long long foreign, exited, churn_calls, churn_ops;
 	unsigned int msgs, soft_msgs;
@@ -101,6 +110,7 @@ extern long long dev_capacity[4];
 extern struct res *res;
 extern unsigned long long seed;
 extern int verbose;
+extern unsigned int inject;	/* -I: fault injection percentage */
 extern struct part part[A_NR];
 extern unsigned char *outbuf, *robuf, *blockpg, *ropg;
 extern int fds[NDEV], ndevs;

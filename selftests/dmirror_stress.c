@@ -36,6 +36,19 @@
  * a sweep migrates everything once at start, and threads issue RELEASE
  * now and then, so eviction runs all the time.
  *
+ * -I PCT turns the module's fault injection on (kernels with
+ * CONFIG_FAULT_INJECTION_DEBUG_FS; dmirror_inject.h) for the worker
+ * threads and what they fork, not for the processes that check: each
+ * ioctl then also accepts the errnos a forced failure gives it (inj_set():
+ * opd[].inj, and for the ioctls that fault pages of another device home
+ * the errno a forced failure of that gives, probed at the start), and
+ * those errnos, and RELEASE's -EBUSY (a forced eviction failure keeps
+ * pages on the device), count neither against SOFT_MAX_PCT nor as the
+ * module giving up. Every byte is still checked. The run must see the
+ * kernel's count of forced failures grow and some call fail with their
+ * errnos. The CPU-fault point (fail_migrate_fault) stays off: it sends
+ * SIGBUS, which the model cannot take.
+ *
  * Output: TAP, one test per device kind. Exit status 0 when all passed.
  */
 #include "dmirror_stress.h"
@@ -45,6 +58,64 @@
 static long long dev_stat(int dev, const char *name)
 {
 	return dev < 0 ? 0 : dmirror_dev_stat(dev, name);
+}
+
+/*
+ * -I: the failures each point forced (the kernel's count), the calls that
+ * failed with an errno the injection gives, and those only the injection
+ * explains. The injection must have forced failures, and some of them
+ * must have shown as such an errno: else it did not fire.
+ */
+static bool check_injected(const struct wstats *sum, const long long *before)
+{
+	unsigned long long only = 0, seen = 0;
+	long long forced;
+	char line[400];
+	unsigned int op, e;
+	size_t len;
+
+	forced = dmirror_inject_report(before);
+	len = snprintf(line, sizeof(line), "# accepted only under -I:");
+	for (op = 0; op < OP_NR_IOCTL; op++) {
+		for (e = 0; e < EB_NR; e++)
+			if (inj_set(op) & B(e))
+				seen += sum->err[op][e];
+		only += sum->injected[op];
+		if (sum->injected[op])
+			len += snprintf(line + len, sizeof(line) - len,
+					" %s %llu", opd[op].name,
+					sum->injected[op]);
+	}
+	say("%s%s", line, only ? "" : " none");
+	say("# -I %u: %llu calls failed with an errno the injection gives",
+	    cfg.inject, seen);
+	if (forced > 0 && seen)
+		return true;
+	say("# FAIL -I %u: the fault injection %s", cfg.inject,
+	    forced < 0 ? "cannot be read back" :
+	    !forced ? "forced no failure" :
+	    "forced failures, but no call failed with their errnos");
+	return false;
+}
+
+/*
+ * The calls of @op that failed with a soft errno and count against its
+ * SOFT_MAX_PCT. Under -I, not those with an errno the injection gives
+ * @op (opd[].inj), nor RELEASE's -EBUSY: what a forced failure of an
+ * eviction leaves (its pages stay on the device).
+ */
+static unsigned long long soft_calls(const struct wstats *sum,
+				     unsigned int op)
+{
+	unsigned int cls = B(EB_EBUSY) | B(EB_ENOMEM);
+
+	if (cfg.inject) {
+		cls &= ~inj_set(op);
+		if (op == OP_RELEASE)
+			cls &= ~B(EB_EBUSY);
+	}
+	return (cls & B(EB_EBUSY) ? sum->err[op][EB_EBUSY] : 0) +
+	       (cls & B(EB_ENOMEM) ? sum->err[op][EB_ENOMEM] : 0);
 }
 
 static void print_stats(struct wstats *sum)
@@ -82,7 +153,7 @@ static bool check_counts(const struct wstats *sum)
 	for (op = 0; op < OP_NR_IOCTL; op++) {
 		calls = sum->ops[op];
 		ok = sum->err[op][EB_OK];
-		soft = sum->err[op][EB_EBUSY] + sum->err[op][EB_ENOMEM];
+		soft = soft_calls(sum, op);
 		if (!calls && !all)
 			continue;
 		pct = op == OP_EXCL ? SOFT_MAX_PCT_EXCL : SOFT_MAX_PCT;
@@ -92,7 +163,7 @@ static bool check_counts(const struct wstats *sum)
 			good = false;
 		}
 		/* With all operations on, each process had to reach it. */
-		need = (op == OP_RELEASE ? 1 : MIN_OK) * (all ? cfg.procs : 1);
+		need = min_ok(op) * (all ? cfg.procs : 1);
 		/* CHECK_EXCLUSIVE answers with 0 or -EPERM: both count. */
 		if (op == OP_CHECK_EXCL)
 			ok += sum->err[op][EB_EPERM];
@@ -112,6 +183,7 @@ static bool check_counts(const struct wstats *sum)
 static bool run_kind(int num, int dev)
 {
 	long long cap, ev0, ev1, mig0, mig1, res;
+	long long forced0[DMIRROR_INJECT_NPOINTS];
 	struct wstats sum = { 0 };
 	unsigned long long total = 0;
 	unsigned int w, op, e, done = 0;
@@ -152,6 +224,8 @@ static bool run_kind(int num, int dev)
 	ev0 = dev_stat(dev, "evicted_pages") + dev_stat(dev + 1, "evicted_pages");
 	mig0 = dev_stat(dev, "migrated_to_dev");
 
+	for (w = 0; cfg.inject && w < DMIRROR_INJECT_NPOINTS; w++)
+		forced0[w] = dmirror_inject_forced(w);
 	memset(ws_all, 0, MAX_PROCS * sizeof(*ws_all));
 	*write_token = 0;
 	t_end = now_s() + cfg.duration;
@@ -207,14 +281,18 @@ static bool run_kind(int num, int dev)
 			sum.ops[op] += ws_all[w].ops[op];
 			for (e = 0; op < OP_NR_IOCTL && e < EB_NR; e++)
 				sum.err[op][e] += ws_all[w].err[op][e];
+			if (op < OP_NR_IOCTL)
+				sum.injected[op] += ws_all[w].injected[op];
 		}
 		sum.pages_checked += ws_all[w].pages_checked;
 		sum.failures += ws_all[w].failures;
 	}
 	if (!hung && !check_counts(&sum))
 		good = false;
-	if (cfg.verbose || sum.failures || !good)
+	if (cfg.verbose || cfg.inject || sum.failures || !good)
 		print_stats(&sum);
+	if (!hung && cfg.inject && !check_injected(&sum, forced0))
+		good = false;
 	ev1 = dev_stat(dev, "evicted_pages") + dev_stat(dev + 1, "evicted_pages");
 	mig1 = dev_stat(dev, "migrated_to_dev");
 	for (op = 0; op < OP_NR; op++)
@@ -267,6 +345,102 @@ static bool run_kind(int num, int dev)
 	return good;
 }
 
+/* ---- -I: fault injection --------------------------------------------------------- */
+
+static pid_t main_pid;
+
+static void inject_off(void)
+{
+	if (getpid() == main_pid)
+		dmirror_inject_stop();
+}
+
+/* Off again however the main process ends, short of SIGKILL. */
+static void inject_signal(int sig)
+{
+	inject_off();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * -I: what a device fault returns when a page of another device cannot
+ * come home because fail_sys_page failed its system page (the CPU-fault
+ * handler returns VM_FAULT_OOM): -ENOMEM where hmm_range_fault() maps a
+ * fault's error with vm_fault_to_errno() (7.3), -EFAULT where it maps
+ * every one to -EFAULT (6.1, 6.12). A child puts a page on dev1, and
+ * reads it through dev0 with every system page refused.
+ * Return: the errno class as a bit, 0 when the probe cannot tell.
+ */
+static unsigned int probe_fault_errno(void)
+{
+	struct hmm_dmirror_cmd cmd;
+	int status, fd0, fd1, ret;
+	pid_t pid;
+	char *p;
+
+	dmirror_inject_knob(DMIRROR_INJECT_SYS_PAGE, "probability", "100");
+	pid = fork();
+	if (!pid) {
+		p = map_anon(2, PROT_READ | PROT_WRITE);
+		fd0 = dmirror_open_dev(0);
+		fd1 = dmirror_open_dev(1);
+		if (!p || fd0 < 0 || fd1 < 0)
+			_exit(255);
+		memset(p, 0x5a, PG);
+		if (to_dev(fd1, p, p + PG, 1, &cmd) || dmirror_inject_me())
+			_exit(255);
+		ret = dev_read(fd0, p, p + PG, 1, &cmd);
+		_exit(ret < 0 && ret > -255 ? -ret : 0);
+	}
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	dmirror_inject_knob(DMIRROR_INJECT_SYS_PAGE, "probability", "0");
+	if (pid < 0 || !WIFEXITED(status))
+		return 0;
+	ret = WEXITSTATUS(status);
+	say("# -I: a device fault on another device's page that cannot come home: %s",
+	    ret == 255 ? "cannot probe" : ret ? strerror(ret) : "no error");
+	return ret == ENOMEM || ret == EFAULT ? B(eb_of(-ret)) : 0;
+}
+
+/* -I: on, or SKIP (exit status 4) on a kernel without it. */
+static void inject_on(void)
+{
+	const char *missing = dmirror_inject_missing();
+	int ret;
+
+	if (access(DMIRROR_DEBUGFS, F_OK)) {
+		say("Bail out! no %s: hmm_dmirror not loaded, or debugfs not mounted",
+		    DMIRROR_DEBUGFS);
+		exit(1);
+	}
+	if (missing) {
+		say("1..0 # SKIP kernel has no CONFIG_FAULT_INJECTION_DEBUG_FS (no %s)",
+		    missing);
+		exit(KSFT_SKIP_CODE);
+	}
+	main_pid = getpid();
+	atexit(inject_off);
+	signal(SIGINT, inject_signal);
+	signal(SIGTERM, inject_signal);
+	signal(SIGHUP, inject_signal);
+	ret = dmirror_inject_start(0);
+	if (!ret) {
+		cfg.inj_fault = probe_fault_errno();
+		if (!cfg.inj_fault) {
+			say("Bail out! -I: no errno for a device fault that cannot bring a page home");
+			exit(1);
+		}
+		ret = dmirror_inject_start(cfg.inject);
+	}
+	if (ret) {
+		say("Bail out! cannot turn fault injection on at %u%%: %s",
+		    cfg.inject, strerror(-ret));
+		exit(1);
+	}
+}
+
 static unsigned long long parse_ops(const char *list)
 {
 	unsigned long long mask = 0;
@@ -294,13 +468,16 @@ static void help(const char *prog)
 
 	fprintf(stderr,
 		"usage: %s [-d seconds] [-t threads] [-p processes] [-D dev] [-s seed]\n"
-		"          [-m MiB per process] [-o op,op,...] [-F prio] [-v]\n"
+		"          [-m MiB per process] [-o op,op,...] [-F prio] [-I pct] [-v]\n"
 		"  -D 0|2   device-private (0, with 1) or device-coherent (2, with 3);\n"
 		"           default: both kinds present\n"
 		"  -m       private memory per process; default: the processes together\n"
 		"           use a quarter more than the device holds\n"
 		"  -F       SCHED_FIFO: thread i at priority prio + i, the watchdogs\n"
 		"           above them (prio + threads at most %d)\n"
+		"  -I       the module's fault injection (debugfs hmm_dmirror/fail_*) at\n"
+		"           pct percent (1-100) for the worker threads; all points but\n"
+		"           fail_migrate_fault, whose SIGBUS this test cannot take\n"
 		"  -o       only these operations:", prog, MAX_FIFO);
 	for (op = 0; op < OP_NR; op++)
 		fprintf(stderr, " %s", opd[op].name);
@@ -312,8 +489,9 @@ int main(int argc, char **argv)
 {
 	int opt, dev = -1, devs[2], ndev = 0, i;
 	bool seeded = false, good = true;
+	char inj[16];
 
-	while ((opt = getopt(argc, argv, "d:t:p:D:s:m:o:F:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "d:t:p:D:s:m:o:F:I:vh")) != -1) {
 		switch (opt) {
 		case 'd':
 			cfg.duration = strtoul(optarg, NULL, 0);
@@ -339,6 +517,11 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			cfg.fifo = strtoul(optarg, NULL, 0);
+			break;
+		case 'I':
+			cfg.inject = strtoul(optarg, NULL, 0);
+			if (!cfg.inject || cfg.inject > 100)
+				help(argv[0]);
 			break;
 		case 'v':
 			cfg.verbose = 1;
@@ -377,9 +560,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	say("TAP version 13");
+	if (cfg.inject)
+		inject_on();
 	say("1..%d", ndev);
-	say("# dmirror_stress -d %u -t %u -p %u -F %u -s %#llx%s (replay with this seed)",
-	    cfg.duration, cfg.threads, cfg.procs, cfg.fifo, cfg.seed,
+	snprintf(inj, sizeof(inj), " -I %u", cfg.inject);
+	say("# dmirror_stress -d %u -t %u -p %u -F %u%s -s %#llx%s (replay with this seed)",
+	    cfg.duration, cfg.threads, cfg.procs, cfg.fifo,
+	    cfg.inject ? inj : "", cfg.seed,
 	    cfg.opmask != ~0ULL ? " -o ..." : "");
 	for (i = 0; i < ndev; i++) {
 		int fd = dmirror_open_dev(devs[i]);

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "dmirror_inject.h"
 #include "dmirror_test_util.h"
 
 #define WORDS		(PG / sizeof(unsigned long long))
@@ -73,6 +74,11 @@ enum {
  *          valid command block and range of the caller's own mm
  * @stable: those possible when the range stayed mapped read-write
  * @weight: how often it is picked
+ * @inj:    those the module's fault injection adds (-I), wherever the
+ *          ioctl is judged: a forced allocation failure is -ENOMEM, a
+ *          forced migrate_vma_setup() failure of a migration -EINVAL
+ * @faults: its device fault (hmm_range_fault()) brings pages of other
+ *          devices home, and so under -I also returns cfg.inj_fault
  */
 struct opdesc {
 	const char *name;
@@ -80,6 +86,8 @@ struct opdesc {
 	unsigned int doc;
 	unsigned int stable;
 	unsigned int weight;
+	unsigned int inj;
+	bool faults;
 };
 
 /*
@@ -115,7 +123,9 @@ struct opdesc {
  * its CPU (no KVM): a 20 s run then makes as few as 250 operations on
  * coherent devices, so a process that is short of a kind after its
  * duration issues that kind until it has them (missing_op()). RELEASE
- * runs at most every 700 ms per process and needs one success.
+ * runs at most every 700 ms per process and needs one success, none under
+ * -I: a forced failure of an eviction leaves pages on the device, which
+ * RELEASE reports as -EBUSY (min_ok()).
  */
 #define MIN_OK		3
 /*
@@ -137,6 +147,8 @@ extern const struct opdesc opd[OP_NR];
 struct wstats {
 	unsigned long long ops[OP_NR];
 	unsigned long long err[OP_NR_IOCTL][EB_NR];
+	/* results accepted only because of -I: proof that it fired */
+	unsigned long long injected[OP_NR_IOCTL];
 	unsigned long long pages_checked;
 	unsigned long long failures;
 	unsigned int msgs;
@@ -153,6 +165,12 @@ struct cfg {
 	unsigned long mib;		/* -m, 0 = from the capacity */
 	unsigned long long opmask;
 	unsigned int fifo;		/* -F: lowest SCHED_FIFO priority */
+	unsigned int inject;		/* -I: fault injection percentage */
+	/*
+	 * -I: the errno class (as a bit) of a device fault whose page of
+	 * another device cannot come home (probed, dmirror_stress.c)
+	 */
+	unsigned int inj_fault;
 	int verbose;
 };
 
@@ -230,6 +248,8 @@ struct stab {
 unsigned long rnd_below(struct thr *t, unsigned long n);
 void fail(const char *fmt, ...);
 void count_op(unsigned int op);
+unsigned int min_ok(unsigned int op);
+unsigned int inj_set(unsigned int op);
 char *page_addr(unsigned long p);
 void fill_page(void *dst, unsigned long p, unsigned int gen);
 bool check_own(const char *what, unsigned long p, const void *data);

@@ -53,6 +53,7 @@ static bool over_capacity(int dev, unsigned long long npages)
 
 unsigned long long seed;
 int verbose;
+unsigned int inject;
 int fds[NDEV], ndevs;
 int devid[NDEV];
 int churn_stop;
@@ -117,7 +118,7 @@ static unsigned int allowed(const struct call *c, bool foreign,
 	}
 	if (!range_ok(c->addr, c->npages))
 		return B(EB_EINVAL);
-	set = k->doc;
+	set = k->doc | (inject ? k->inj : 0);
 	/* A block the kernel cannot write back: never success. */
 	if (c->blk_cls == 1)
 		set = (set & ~B(EB_OK)) | B(EB_EFAULT);
@@ -192,6 +193,9 @@ void one_call(int fd, int dev, bool foreign, unsigned int extra,
 	    known[c.k].req == HMM_DMIRROR_MIGRATE_TO_DEV &&
 	    over_capacity(c.dev, c.npages))
 		__atomic_add_fetch(&res->over_cap, 1, __ATOMIC_RELAXED);
+	else if (inject && c.k >= 0 && (known[c.k].inj & B(eb_of(ret))) &&
+		 !foreign && c.blk_cls != 2 && range_ok(c.addr, c.npages))
+		__atomic_add_fetch(&res->inj_seen, 1, __ATOMIC_RELAXED);
 	else if ((ret == -EBUSY || ret == -ENOMEM) && c.k >= 0 &&
 		 (verbose || __atomic_fetch_add(&res->soft_msgs, 1,
 						__ATOMIC_RELAXED) < MAX_SOFT_MSGS)) {

@@ -33,24 +33,26 @@ unsigned int eb_of(int ret)
 
 const struct opdesc opd[OP_NR] = {
 	[OP_READ] = { "read", HMM_DMIRROR_READ,
-		B(EB_OK) | B(EB_EFAULT) | SOFT, B(EB_OK) | SOFT, 10 },
+		B(EB_OK) | B(EB_EFAULT) | SOFT, B(EB_OK) | SOFT, 10,
+		B(EB_ENOMEM), true },
 	[OP_READ_UNLOCKED] = { "read_unlocked", HMM_DMIRROR_READ_UNLOCKED,
 		B(EB_OK) | B(EB_EFAULT) | B(EB_ENOMEM),
-		B(EB_OK) | B(EB_ENOMEM), 3 },
+		B(EB_OK) | B(EB_ENOMEM), 3, B(EB_ENOMEM), true },
 	[OP_WRITE] = { "write", HMM_DMIRROR_WRITE,
 		B(EB_OK) | B(EB_EFAULT) | B(EB_EPERM) | SOFT,
-		B(EB_OK) | SOFT, 0 },
+		B(EB_OK) | SOFT, 0, B(EB_ENOMEM), true },
 	[OP_TO_DEV] = { "migrate_to_dev", HMM_DMIRROR_MIGRATE_TO_DEV,
 		B(EB_OK) | B(EB_EINVAL) | B(EB_ENOENT) | B(EB_ENOMEM),
-		B(EB_OK) | B(EB_ENOENT) | B(EB_ENOMEM), 14 },
+		B(EB_OK) | B(EB_ENOENT) | B(EB_ENOMEM), 14,
+		B(EB_ENOMEM) | B(EB_EINVAL) },
 	[OP_TO_SYS] = { "migrate_to_sys", HMM_DMIRROR_MIGRATE_TO_SYS,
 		B(EB_OK) | B(EB_EINVAL) | B(EB_ENOMEM),
-		B(EB_OK) | B(EB_ENOMEM), 6 },
+		B(EB_OK) | B(EB_ENOMEM), 6, B(EB_EINVAL) },
 	[OP_SNAPSHOT] = { "snapshot", HMM_DMIRROR_SNAPSHOT,
-		B(EB_OK) | SOFT, B(EB_OK) | SOFT, 6 },
+		B(EB_OK) | SOFT, B(EB_OK) | SOFT, 6, B(EB_ENOMEM) },
 	[OP_EXCL] = { "exclusive", HMM_DMIRROR_EXCLUSIVE,
 		B(EB_OK) | B(EB_EFAULT) | B(EB_EOPNOTSUPP) | B(EB_ENOENT) |
-		SOFT, B(EB_OK) | B(EB_ENOENT) | SOFT, 5 },
+		SOFT, B(EB_OK) | B(EB_ENOENT) | SOFT, 5, B(EB_ENOMEM), true },
 	[OP_CHECK_EXCL] = { "check_exclusive", HMM_DMIRROR_CHECK_EXCLUSIVE,
 		B(EB_OK) | B(EB_EPERM), B(EB_OK) | B(EB_EPERM), 3 },
 	[OP_RELEASE] = { "release", HMM_DMIRROR_RELEASE,
@@ -136,6 +138,20 @@ void fail(const char *fmt, ...)
 void count_op(unsigned int op)
 {
 	__atomic_add_fetch(&ws->ops[op], 1, __ATOMIC_RELAXED);
+}
+
+/* The errno classes -I adds to @op wherever it is judged. */
+unsigned int inj_set(unsigned int op)
+{
+	return opd[op].inj | (opd[op].faults ? cfg.inj_fault : 0);
+}
+
+/* Successes of ioctl @op each process needs (MIN_OK). */
+unsigned int min_ok(unsigned int op)
+{
+	if (op != OP_RELEASE)
+		return MIN_OK;
+	return cfg.inject ? 0 : 1;
 }
 
 char *page_addr(unsigned long p)

@@ -63,7 +63,10 @@ static const char *ename(int ret)
 	return eb_name[eb_of(ret)];
 }
 
-/* Is @ret one of @allowed? Report it if not. */
+/*
+ * Is @ret one of @allowed, or (-I) one the fault injection adds to every
+ * call of @op? Report it if not; count it if only the injection allows it.
+ */
 bool judge(unsigned int op, int ret, unsigned int allowed, int dev,
 	   unsigned long p0, unsigned long n, const char *why)
 {
@@ -72,6 +75,12 @@ bool judge(unsigned int op, int ret, unsigned int allowed, int dev,
 
 	if (allowed & B(eb_of(ret)))
 		return true;
+	if (cfg.inject && (inj_set(op) & B(eb_of(ret)))) {
+		__atomic_add_fetch(&ws->injected[op], 1, __ATOMIC_RELAXED);
+		return true;
+	}
+	if (cfg.inject)
+		allowed |= inj_set(op);
 	for (e = 0; e < EB_NR; e++)
 		if (allowed & B(e))
 			snprintf(set + strlen(set), sizeof(set) - strlen(set),

@@ -43,7 +43,7 @@ static unsigned int missing_op(void)
 		if (op == OP_CHECK_EXCL)
 			ok += __atomic_load_n(&ws->err[op][EB_EPERM],
 					      __ATOMIC_RELAXED);
-		if (ok < (op == OP_RELEASE ? 1 : MIN_OK))
+		if (ok < min_ok(op))
 			return op == OP_WRITE ? OP_DEV_WRITE : op;
 	}
 	return OP_NR;
@@ -71,6 +71,16 @@ static void *thread_main(void *arg)
 
 	cur = t;
 	t->os_tid = gettid();
+	/*
+	 * -I: this thread's calls (and those of the children it forks) may
+	 * fail by injection; not the process's first thread, which watches
+	 * and makes the final check.
+	 */
+	if (cfg.inject) {
+		err = dmirror_inject_me();
+		if (err)
+			fail("make-it-fail: %s", strerror(-err));
+	}
 	if (cfg.fifo) {
 		err = set_fifo(cfg.fifo + t->id);
 		if (err)
