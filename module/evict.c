@@ -301,6 +301,9 @@ unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 	if (!thp)
 		dmirror_evict_pool_fill(pool,
 					dmirror_evict_in_use(first_pfn, npages));
+	/* Nothing to move to: do not unmap the range only to restore it. */
+	if (!thp && !pool[0])
+		goto out;
 
 	if (dmirror_inject(DMIRROR_INJ_MIGRATE) ||
 	    migrate_device_range(src, first_pfn, npages))
