@@ -376,7 +376,9 @@ long dmirror_devmem_evict_mm(struct dmirror_device *mdev,
 			if (fatal_signal_pending(current))
 				return -EINTR;
 			cond_resched();
-			mutex_lock(&mem->chunk_lock);
+			/* RELEASE may hold it for a second: stay killable. */
+			if (mutex_lock_killable(&mem->chunk_lock))
+				return -EINTR;
 			chunk = mem->chunks[i];
 			if (!chunk || idx >= chunk->npages) {
 				mutex_unlock(&mem->chunk_lock);
