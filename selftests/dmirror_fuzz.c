@@ -274,43 +274,12 @@ static bool injected_ok(bool died, unsigned int n)
 	return !died && forced > 0 && seen;
 }
 
-static pid_t main_pid;
-
-static void inject_off(void)
-{
-	if (getpid() == main_pid)
-		dmirror_inject_stop();
-}
-
-/* Off again however the main process ends, short of SIGKILL. */
-static void inject_signal(int sig)
-{
-	inject_off();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
 /* -I: on, or SKIP (exit status 4) on a kernel without it. */
 static void inject_on(void)
 {
-	const char *missing = dmirror_inject_missing();
 	int ret;
 
-	if (access(DMIRROR_DEBUGFS, F_OK)) {
-		say("Bail out! no %s: hmm_dmirror not loaded, or debugfs not mounted",
-		    DMIRROR_DEBUGFS);
-		exit(1);
-	}
-	if (missing) {
-		say("1..0 # SKIP kernel has no CONFIG_FAULT_INJECTION_DEBUG_FS (no %s)",
-		    missing);
-		exit(KSFT_SKIP_CODE);
-	}
-	main_pid = getpid();
-	atexit(inject_off);
-	signal(SIGINT, inject_signal);
-	signal(SIGTERM, inject_signal);
-	signal(SIGHUP, inject_signal);
+	dmirror_inject_prepare();
 	ret = dmirror_inject_start(inject);
 	if (ret) {
 		say("Bail out! cannot turn fault injection on at %u%%: %s",

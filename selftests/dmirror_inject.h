@@ -8,6 +8,8 @@
 #ifndef _DMIRROR_INJECT_H
 #define _DMIRROR_INJECT_H
 
+#include <signal.h>
+
 #include "dmirror_test_util.h"
 
 /* The kselftest exit status of a skipped program. */
@@ -167,6 +169,54 @@ static inline long long dmirror_inject_report(const long long *before)
 static inline int dmirror_inject_me(void)
 {
 	return dmirror_inject_put("/proc/thread-self/make-it-fail", "1");
+}
+
+/* The process that turned the points on: only it turns them off. */
+static inline pid_t *dmirror_inject_owner(void)
+{
+	static pid_t owner;
+
+	return &owner;
+}
+
+static inline void dmirror_inject_off_at_exit(void)
+{
+	if (getpid() == *dmirror_inject_owner())
+		dmirror_inject_stop();
+}
+
+/* Off again however the owner ends, short of SIGKILL. */
+static inline void dmirror_inject_off_on_signal(int sig)
+{
+	dmirror_inject_off_at_exit();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * Before -I turns the points on: bail out without the module's debugfs
+ * directory, SKIP (exit status 4) on a kernel without fault injection,
+ * and make this process turn them off again when it ends.
+ */
+static inline void dmirror_inject_prepare(void)
+{
+	const char *missing = dmirror_inject_missing();
+
+	if (access(DMIRROR_DEBUGFS, F_OK)) {
+		say("Bail out! no %s: hmm_dmirror not loaded, or debugfs not mounted",
+		    DMIRROR_DEBUGFS);
+		exit(1);
+	}
+	if (missing) {
+		say("1..0 # SKIP kernel has no CONFIG_FAULT_INJECTION_DEBUG_FS (no %s)",
+		    missing);
+		exit(KSFT_SKIP_CODE);
+	}
+	*dmirror_inject_owner() = getpid();
+	atexit(dmirror_inject_off_at_exit);
+	signal(SIGINT, dmirror_inject_off_on_signal);
+	signal(SIGTERM, dmirror_inject_off_on_signal);
+	signal(SIGHUP, dmirror_inject_off_on_signal);
 }
 
 #endif /* _DMIRROR_INJECT_H */
