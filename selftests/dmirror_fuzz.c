@@ -268,7 +268,8 @@ static bool injected_ok(bool died, unsigned int n)
 	long long forced;
 
 	forced = dmirror_inject_report(NULL);
-	say("%sok %u the fault injection at %u%% forced %lld failures; %llu calls failed with their errnos",
+	say("%sok %u the fault injection at %u%% forced %lld failures; "
+	    "%llu calls failed with their errnos",
 	    died || forced <= 0 || !seen ? "not " : "", n, inject, forced,
 	    seen);
 	return !died && forced > 0 && seen;

@@ -398,7 +398,7 @@ static void inject_on(void)
 	if (!ret) {
 		cfg.inj_fault = probe_fault_errno();
 		if (!cfg.inj_fault) {
-			say("Bail out! -I: no errno for a device fault that cannot bring a page home");
+			say("Bail out! -I: no errno when a fault cannot bring a page home");
 			exit(1);
 		}
 		ret = dmirror_inject_start(cfg.inject);
