@@ -18,9 +18,11 @@
  * HMM_DMIRROR_UAPI_VERSION - version of this header
  *
  * Raised whenever something is added. Version 1 is the ABI of the kernel's
- * own test device (ioctls 0x00-0x09).
+ * own test device (ioctls 0x00-0x09). Version 2 adds the snapshot values
+ * of peer groups (HMM_DMIRROR_PROT_DEV_PRIVATE_PEER and
+ * HMM_DMIRROR_PROT_DEV_COHERENT_PEER).
  */
-#define HMM_DMIRROR_UAPI_VERSION	1
+#define HMM_DMIRROR_UAPI_VERSION	2
 
 /**
  * struct hmm_dmirror_cmd - argument block of every hmm_dmirror ioctl
@@ -71,6 +73,11 @@ struct hmm_dmirror_cmd {
  * Only invalidations that overlap the range make a fault read the CPU
  * page tables again (this holds for every ioctl below); what happens
  * elsewhere in the address space never leads to -EBUSY.
+ *
+ * A page in the private memory of another device is faulted back to
+ * system memory first, unless that device is in this device's peer group
+ * (module parameter peer_group): then the device maps it where it is and
+ * reads (or, for WRITE, writes) the peer's memory; the page stays there.
  */
 #define HMM_DMIRROR_READ		_IOWR('H', 0x00, struct hmm_dmirror_cmd)
 
@@ -112,6 +119,10 @@ struct hmm_dmirror_cmd {
  * device page mapped by a device-private PMD (SNAPSHOT: PMD bit) when the
  * range covers the whole aligned 2 MiB and a free 2 MiB device block
  * exists; otherwise it moves as 512 base pages.
+ *
+ * In a peer group (module parameter peer_group), pages in the memory of
+ * the other device of the group move too, device to device, without
+ * passing through system memory (counted in migrated_from_peer).
  */
 #define HMM_DMIRROR_MIGRATE_TO_DEV	_IOWR('H', 0x02, struct hmm_dmirror_cmd)
 
@@ -119,7 +130,8 @@ struct hmm_dmirror_cmd {
  * HMM_DMIRROR_MIGRATE_TO_SYS - migrate this device's pages in the range
  * back to system memory
  *
- * Other pages are left alone. @cpages = 4 KiB pages moved (512 for a
+ * Other pages, those of a peer device included, are left alone. @cpages =
+ * 4 KiB pages moved (512 for a
  * device THP that comes back whole). A page for which no system memory
  * could be had stays on the device, not counted. @ptr is unused. -EINVAL
  * when the core's migration refuses a part of the range (no VMA there, a
@@ -261,10 +273,20 @@ struct hmm_dmirror_cmd {
  * @HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL: device-coherent memory of this device
  * @HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE: device-coherent memory of another
  *                                        device
+ * @HMM_DMIRROR_PROT_DEV_PRIVATE_PEER: device-private memory of another
+ *                                     device of this device's peer group
+ * @HMM_DMIRROR_PROT_DEV_COHERENT_PEER: device-coherent memory of another
+ *                                      device of this device's peer group
  *
  * A byte is ERROR alone, NONE alone, or the OR of one location value
  * (NONE, ZERO or one of the DEV_* values), one access value (READ or
  * WRITE) and PMD or PUD when the page is mapped at that size.
+ *
+ * Peer groups (module parameter peer_group): the two device-private
+ * devices share one pgmap owner, and so do the two device-coherent ones.
+ * A device then maps its peer's pages where they are, and SNAPSHOT
+ * reports them as _PEER. Without a group, another device's private pages
+ * are never reported (NONE) and its coherent pages are _REMOTE.
  */
 enum hmm_dmirror_snapshot_prot {
 	HMM_DMIRROR_PROT_ERROR			= 0xFF,
@@ -278,6 +300,8 @@ enum hmm_dmirror_snapshot_prot {
 	HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE	= 0x30,
 	HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL	= 0x40,
 	HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE	= 0x50,
+	HMM_DMIRROR_PROT_DEV_PRIVATE_PEER	= 0x60,
+	HMM_DMIRROR_PROT_DEV_COHERENT_PEER	= 0x70,
 };
 
 /**
