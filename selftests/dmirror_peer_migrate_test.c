@@ -246,6 +246,7 @@ TEST_F(peer, to_sys_leaves_peer)
 		     0, 0, 0, 0);
 	expect_delta(_metadata, c, 1, &b0, -(long long)q, c->group ? q : 0,
 		     0, 0, 0);
+	EXPECT_EQ(-1L, read_find(c->fd[0], buf, n, 0, 0x1961));
 	ASSERT_EQ(0, to_sys(c->fd[0], buf, n, &cmd));
 	EXPECT_EQ(c->faults_home ? 0 : q, cmd.cpages);
 	expect_delta(_metadata, c, 0, &a0, -(long long)q, 0, 0, 0, 0);
@@ -344,6 +345,8 @@ TEST_F(peer_thp, thp_both_ways)
 					 0, 0));
 		expect_delta(_metadata, c, !to, &a0, -(long long)n, n, 0, 0,
 			     n);
+		EXPECT_EQ(-1L, read_find(c->fd[to], p, HPAGE_PAGES, 0,
+					 0x1971));
 	}
 	if (c->group) {
 		ASSERT_EQ(0, to_sys(c->fd[0], p, n, &cmd));

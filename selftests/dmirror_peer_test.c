@@ -2,9 +2,9 @@
 /*
  * dmirror_peer_test: a device reading and writing its peer's pages, the
  * snapshot of a range spread over system memory and both devices, the
- * peer's memory evicted (RELEASE, close) while the device maps it, and
- * fork of memory the device maps in its peer. What each test expects
- * with and without a group: dmirror_peer.h.
+ * peer's memory evicted (RELEASE, close, a full device) while the device
+ * maps it, and fork of memory the device maps in its peer. What each test
+ * expects with and without a group: dmirror_peer.h.
  */
 #include "dmirror_peer.h"
 
@@ -199,15 +199,44 @@ TEST_F(peer, snapshot_mixed)
 	peer_end(_metadata, c);
 }
 
+enum evict_how { EV_RELEASE, EV_CLOSE, EV_FULL };
+
+/*
+ * Fill all of A's memory with one migration of never-touched pages: A
+ * evicts everything else it holds to make room. Its counters are then
+ * read into @s, and the pages are freed again.
+ */
+static void fill_dev(struct __test_metadata *_metadata, struct peer_ctx *c,
+		     struct pstats *s)
+{
+	long long cap = dmirror_dev_stat(c->dev[0], "capacity_pages");
+	struct hmm_dmirror_cmd cmd;
+	unsigned char *out;
+	char *big;
+
+	ASSERT_LT(0LL, cap);
+	big = map_anon(cap, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, big);
+	out = malloc(cap * PG);
+	ASSERT_NE(NULL, out);
+	ASSERT_EQ(0, to_dev(c->fd[0], big, out, cap, &cmd));
+	EXPECT_EQ((unsigned long long)cap, cmd.cpages);
+	ASSERT_EQ(0, peer_stats(c->dev[0], s));
+	EXPECT_EQ(cap, s->resident);
+	free(out);
+	munmap(big, cap * PG);
+}
+
 /*
  * B maps A's pages (READ), then A's memory goes: RELEASE on A (all of
- * it), or the close of A's file (what this process put there). B must
+ * it), the close of A's file (what this process put there), or A needs
+ * the room for other pages (device full). B must
  * hold nothing stale: the CPU writes new bytes into the pages (now
  * system memory) and B reads those, also after A has taken new pages,
  * which may reuse the device memory B read before.
  */
 static void evict_while_mapped(struct __test_metadata *_metadata,
-			       struct peer_ctx *c, bool release)
+			       struct peer_ctx *c, enum evict_how how)
 {
 	unsigned long n = 32;
 	struct hmm_dmirror_cmd cmd;
@@ -230,19 +259,22 @@ static void evict_while_mapped(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, peer_stats(c->dev[0], &a0));
 	ASSERT_EQ(0, peer_stats(c->dev[1], &b0));
 
-	if (release) {
+	if (how == EV_RELEASE) {
 		ASSERT_EQ(0, range_ioctl(c->fd[0], HMM_DMIRROR_RELEASE, buf,
 					 NULL, 1, &cmd));
 		ASSERT_EQ(0, peer_stats(c->dev[0], &s));
 		EXPECT_EQ(0LL, s.resident);
-		/* It evicted whatever A held when the test began, too. */
-		c->start[0].resident = 0;
+	} else if (how == EV_FULL) {
+		fill_dev(_metadata, c, &s);
 	} else {
 		ASSERT_EQ(0, close(c->fd[0]));
 		c->fd[0] = -1;
 		ASSERT_EQ(0, peer_stats(c->dev[0], &s));
 		EXPECT_EQ(c->start[0].resident, s.resident);
 	}
+	/* RELEASE and a full A evict what A held when the test began, too. */
+	if (how != EV_CLOSE)
+		c->start[0].resident = 0;
 	if (!c->faults_home)
 		EXPECT_LE(a0.evicted + (long long)n, s.evicted);
 	EXPECT_EQ(a0.cpu_faults, s.cpu_faults);
@@ -279,13 +311,19 @@ static void evict_while_mapped(struct __test_metadata *_metadata,
 TEST_F(peer, release_while_mapped)
 {
 	if (!self->c.skipped)
-		evict_while_mapped(_metadata, &self->c, true);
+		evict_while_mapped(_metadata, &self->c, EV_RELEASE);
 }
 
 TEST_F(peer, close_while_mapped)
 {
 	if (!self->c.skipped)
-		evict_while_mapped(_metadata, &self->c, false);
+		evict_while_mapped(_metadata, &self->c, EV_CLOSE);
+}
+
+TEST_F(peer, full_while_mapped)
+{
+	if (!self->c.skipped)
+		evict_while_mapped(_metadata, &self->c, EV_FULL);
 }
 
 #define COW_N		16
