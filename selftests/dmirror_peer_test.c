@@ -230,10 +230,10 @@ static void fill_dev(struct __test_metadata *_metadata, struct peer_ctx *c,
 /*
  * B maps A's pages (READ), then A's memory goes: RELEASE on A (all of
  * it), the close of A's file (what this process put there), or A needs
- * the room for other pages (device full). B must
- * hold nothing stale: the CPU writes new bytes into the pages (now
- * system memory) and B reads those, also after A has taken new pages,
- * which may reuse the device memory B read before.
+ * the room for other pages (device full). B must hold nothing stale: the
+ * CPU writes new bytes into the pages (now system memory) and B reads
+ * those, also after A has taken new pages, which may reuse the device
+ * memory B read before.
  */
 static void evict_while_mapped(struct __test_metadata *_metadata,
 			       struct peer_ctx *c, enum evict_how how)
