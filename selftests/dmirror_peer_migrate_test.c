@@ -52,9 +52,13 @@ FIXTURE_TEARDOWN(peer)
  * them on the other device: in a group they move device to device (the
  * read-back is pattern @seed, the snapshots and counters say so, no CPU
  * fault is taken); without one -ENOENT, nothing copied, nothing moved.
+ * Then the device that has the pages writes pattern @next into them, and
+ * both devices must read that: the other one must not read the memory
+ * the pages left.
  */
 static void peer_move(struct __test_metadata *_metadata, struct peer_ctx *c,
-		      int to, char *buf, unsigned long n, unsigned int seed)
+		      int to, char *buf, unsigned long n, unsigned int seed,
+		      unsigned int next)
 {
 	int from = !to;
 	long long m = c->group ? n : 0;
@@ -87,6 +91,10 @@ static void peer_move(struct __test_metadata *_metadata, struct peer_ctx *c,
 	EXPECT_EQ(-1L, snap_find(c->fd[!to], buf, n, c->peer_rw));
 	EXPECT_EQ(-1L, read_find(c->fd[!to], buf, n, 0, seed));
 	EXPECT_EQ(-1L, read_find(c->fd[to], buf, n, 0, seed));
+	pat_fill(out, 0, n, next);
+	ASSERT_EQ(0, dev_write(c->fd[to], buf, out, n, &cmd));
+	EXPECT_EQ(-1L, read_find(c->fd[!to], buf, n, 0, next));
+	EXPECT_EQ(-1L, read_find(c->fd[to], buf, n, 0, next));
 	free(out);
 }
 
@@ -112,10 +120,10 @@ TEST_F(peer, migrate_both_ways)
 	ASSERT_EQ(0, to_dev(c->fd[0], buf, out, n, &cmd));
 	ASSERT_EQ(n, cmd.cpages);
 
-	peer_move(_metadata, c, 1, buf, n, 0x1941);
+	peer_move(_metadata, c, 1, buf, n, 0x1941, 0x1942);
 	if (c->group)
-		peer_move(_metadata, c, 0, buf, n, 0x1941);
-	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0x1941));
+		peer_move(_metadata, c, 0, buf, n, 0x1942, 0x1943);
+	EXPECT_EQ(-1L, pat_find(buf, 0, n, c->group ? 0x1943 : 0x1942));
 
 	free(out);
 	munmap(buf, n * PG);
@@ -133,6 +141,7 @@ TEST_F(peer, migrate_mixed)
 	struct peer_ctx *c = &self->c;
 	unsigned long q = 8, n = 4 * q;
 	struct hmm_dmirror_cmd cmd;
+	unsigned int seed = 0x1951;
 	struct pstats a0, b0, s;
 	unsigned char want[4];
 	unsigned char *out;
@@ -166,13 +175,14 @@ TEST_F(peer, migrate_mixed)
 		EXPECT_EQ(-1L, snap_find(c->fd[1], buf, n, c->local_rw));
 		EXPECT_EQ(-1L, snap_find(c->fd[0], buf, n, c->peer_rw));
 		/* All of it back to A, device to device. */
-		peer_move(_metadata, c, 0, buf, 3 * q, 0x1951);
+		peer_move(_metadata, c, 0, buf, 3 * q, 0x1951, 0x1952);
+		seed = 0x1952;
 		ASSERT_EQ(0, to_dev(c->fd[0], buf + 3 * q * PG, out, q, &cmd));
 		EXPECT_EQ(q, cmd.cpages);
 		EXPECT_EQ(-1L, byte_find(out, q * PG, 0));
 		expect_delta(_metadata, c, 0, &a0, 3 * q, 0, 0, 4 * q, q);
-		/* peer_move() read A's 3q pages through B. */
-		expect_delta(_metadata, c, 1, &b0, -(long long)q, 3 * q, 0, q,
+		/* peer_move() read A's 3q pages through B, twice. */
+		expect_delta(_metadata, c, 1, &b0, -(long long)q, 6 * q, 0, q,
 			     4 * q);
 	} else {
 		EXPECT_EQ(-ENOENT, to_dev(c->fd[1], buf, out, n, &cmd));
@@ -191,10 +201,10 @@ TEST_F(peer, migrate_mixed)
 		EXPECT_EQ(-1L, snap_parts(c->fd[1], buf, 4, q, want));
 	}
 	for (p = 0; p < 2; p++) {
-		EXPECT_EQ(-1L, read_find(c->fd[p], buf, 3 * q, 0, 0x1951));
+		EXPECT_EQ(-1L, read_find(c->fd[p], buf, 3 * q, 0, seed));
 		EXPECT_EQ(-1L, read_find(c->fd[p], buf + 3 * q * PG, q, 0, 0));
 	}
-	EXPECT_EQ(-1L, pat_find(buf, 0, 3 * q, 0x1951));
+	EXPECT_EQ(-1L, pat_find(buf, 0, 3 * q, seed));
 	EXPECT_EQ(-1L, byte_find(buf + 3 * q * PG, q * PG, 0));
 
 	free(out);
@@ -252,6 +262,10 @@ TEST_F(peer, to_sys_leaves_peer)
 	expect_delta(_metadata, c, 0, &a0, -(long long)q, 0, 0, 0, 0);
 	EXPECT_EQ(-1L, snap_find(c->fd[0], buf, n, SNAP_SYS_RW));
 	EXPECT_EQ(-1L, pat_find(buf, 0, n, 0x1961));
+	/* Neither device kept the device memory the pages left. */
+	pat_fill(buf, 0, n, 0x1962);
+	EXPECT_EQ(-1L, read_find(c->fd[1], buf, n, 0, 0x1962));
+	EXPECT_EQ(-1L, read_find(c->fd[0], buf, n, 0, 0x1962));
 
 	free(out);
 	munmap(buf, n * PG);
@@ -358,6 +372,10 @@ TEST_F(peer_thp, thp_both_ways)
 		EXPECT_EQ(-1L, snap_parts(c->fd[1], p, 2, HPAGE_PAGES, want));
 	EXPECT_EQ(-1L, pat_find(p, 0, HPAGE_PAGES, 0x1971));
 	EXPECT_EQ(-1L, byte_find(p + HPAGE, HPAGE, 0));
+	/* Neither device kept the device memory the pages left. */
+	pat_fill(p, 0, n, 0x1972);
+	EXPECT_EQ(-1L, read_find(c->fd[1], p, n, 0, 0x1972));
+	EXPECT_EQ(-1L, read_find(c->fd[0], p, n, 0, 0x1972));
 
 	free(out);
 	munmap(p, 2 * HPAGE);

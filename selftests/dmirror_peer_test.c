@@ -113,6 +113,11 @@ TEST_F(peer, read_write)
 		     0, 0, 0, 0);
 	EXPECT_EQ(-1L, read_find(c->fd[1], buf, n, 0, 0x1902));
 
+	/* New CPU bytes: neither device kept the memory the pages left. */
+	pat_fill(buf, 0, n, 0x1903);
+	EXPECT_EQ(-1L, read_find(c->fd[1], buf, n, 0, 0x1903));
+	EXPECT_EQ(-1L, read_find(c->fd[0], buf, n, 0, 0x1903));
+
 	free(in);
 	free(out);
 	munmap(buf, n * PG);
