@@ -134,7 +134,6 @@ void dmirror_migrate_forget(struct dmirror_device *mdev, struct mm_struct *mm,
 		dmirror_migrate_forget_dev(peer, mm, args);
 }
 
-
 /**
  * dmirror_migrate_keep() - leave pages of a window where they are
  * @mdev: the migrating device
@@ -146,22 +145,29 @@ void dmirror_migrate_forget(struct dmirror_device *mdev, struct mm_struct *mm,
  * group (DOC: peer groups in peer.c); the pages that are not this
  * migration's are given back unmoved (no MIGRATE_PFN_MIGRATE), before
  * step 1 drops anything.
+ *
+ * Return: how many selected entries are left that are in a peer's memory.
  */
-void dmirror_migrate_keep(struct dmirror_device *mdev,
-			  struct migrate_vma *args, bool own)
+unsigned long dmirror_migrate_keep(struct dmirror_device *mdev,
+				   struct migrate_vma *args, bool own)
 {
 	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
-	unsigned long i;
+	unsigned long i, peer = 0;
 
 	if (mdev->owner == mdev)
-		return;
+		return 0;
 	for (i = 0; i < npages; i++) {
 		struct page *page = migrate_pfn_to_page(args->src[i]);
 
-		if (page && is_zone_device_page(page) &&
-		    (dmirror_page_device(page) == mdev) != own)
+		if (!page || !is_zone_device_page(page) ||
+		    !(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if ((dmirror_page_device(page) == mdev) != own)
 			args->src[i] &= ~MIGRATE_PFN_MIGRATE;
+		else if (!own)
+			peer++;
 	}
+	return peer;
 }
 
 /**

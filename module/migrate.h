@@ -130,8 +130,8 @@ dmirror_migrate_vma(struct mm_struct *mm, unsigned long addr)
 void dmirror_migrate_forget(struct dmirror_device *mdev, struct mm_struct *mm,
 			    struct migrate_vma *args);
 unsigned long dmirror_migrate_count(struct migrate_vma *args);
-void dmirror_migrate_keep(struct dmirror_device *mdev,
-			  struct migrate_vma *args, bool own);
+unsigned long dmirror_migrate_keep(struct dmirror_device *mdev,
+				   struct migrate_vma *args, bool own);
 unsigned long dmirror_migrate_count_peer(struct dmirror_device *mdev,
 					 struct migrate_vma *args);
 

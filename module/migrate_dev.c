@@ -231,7 +231,7 @@ static int dmirror_migrate_dev_pass(struct dmirror *dm,
 		.dst		= b->dst,
 		.pgmap_owner	= dm->mdev->owner,
 	};
-	unsigned long addr, next, seq, moved = 0, peer = 0;
+	unsigned long addr, next, seq, moved = 0, peer = 0, peer_sel;
 	unsigned int status = 0, st;
 	bool again = false;
 	int ret = 0;
@@ -272,8 +272,16 @@ static int dmirror_migrate_dev_pass(struct dmirror *dm,
 			continue;
 		}
 		/* Pages already here stay (they were selected in a group). */
-		dmirror_migrate_keep(dm->mdev, &args, false);
+		peer_sel = dmirror_migrate_keep(dm->mdev, &args, false);
 		dmirror_migrate_forget(dm->mdev, dm->mm, &args);
+		/*
+		 * A forced failure refuses the peer's pages as a core that
+		 * cannot move them device to device would (after step 1, as
+		 * there): they stay, and the next pass takes them through
+		 * system memory.
+		 */
+		if (peer_sel && dmirror_inject(DMIRROR_INJ_PEER_MOVE))
+			dmirror_migrate_keep(dm->mdev, &args, true);
 		st = dmirror_migrate_alloc_and_copy(dm, &args, b);
 		migrate_vma_pages(&args);
 		dmirror_mirror_forget_filled(dm->mdev, dm->mm, &args);
