@@ -36,6 +36,7 @@
 struct pstats {
 	long long resident;
 	long long to_dev;
+	long long to_sys;
 	long long cpu_faults;
 	long long evicted;
 	long long peer_read;	/* peer_pages_read */
@@ -49,15 +50,16 @@ static inline int peer_stats(int dev, struct pstats *s)
 {
 	s->resident = dmirror_dev_stat(dev, "resident_pages");
 	s->to_dev = dmirror_dev_stat(dev, "migrated_to_dev");
+	s->to_sys = dmirror_dev_stat(dev, "migrated_to_sys");
 	s->cpu_faults = dmirror_dev_stat(dev, "cpu_faults");
 	s->evicted = dmirror_dev_stat(dev, "evicted_pages");
 	s->peer_read = dmirror_dev_stat(dev, "peer_pages_read");
 	s->peer_written = dmirror_dev_stat(dev, "peer_pages_written");
 	s->from_peer = dmirror_dev_stat(dev, "migrated_from_peer");
 	s->to_peer = dmirror_dev_stat(dev, "migrated_to_peer");
-	if (s->resident < 0 || s->to_dev < 0 || s->cpu_faults < 0 ||
-	    s->evicted < 0 || s->peer_read < 0 || s->peer_written < 0 ||
-	    s->from_peer < 0 || s->to_peer < 0)
+	if (s->resident < 0 || s->to_dev < 0 || s->to_sys < 0 ||
+	    s->cpu_faults < 0 || s->evicted < 0 || s->peer_read < 0 ||
+	    s->peer_written < 0 || s->from_peer < 0 || s->to_peer < 0)
 		return -1;
 	return 0;
 }

@@ -83,8 +83,10 @@ static void peer_move(struct __test_metadata *_metadata, struct peer_ctx *c,
 	expect_delta(_metadata, c, from, &s[from], -m, 0, 0, 0, m);
 	ASSERT_EQ(0, peer_stats(c->dev[to], &f));
 	EXPECT_EQ(s[to].to_dev + m, f.to_dev);
+	/* Device to device: nothing went through system memory. */
 	ASSERT_EQ(0, peer_stats(c->dev[from], &f));
 	EXPECT_EQ(s[from].cpu_faults, f.cpu_faults);
+	EXPECT_EQ(s[from].to_sys, f.to_sys);
 	if (!c->group)
 		to = from;
 	EXPECT_EQ(-1L, snap_find(c->fd[to], buf, n, c->local_rw));
@@ -170,6 +172,9 @@ TEST_F(peer, migrate_mixed)
 		EXPECT_EQ(-1L, byte_find(out + 3 * q * PG, q * PG, 0));
 		expect_delta(_metadata, c, 1, &b0, 3 * q, 0, 0, q, 0);
 		expect_delta(_metadata, c, 0, &a0, -(long long)q, 0, 0, 0, q);
+		ASSERT_EQ(0, peer_stats(c->dev[0], &s));
+		EXPECT_EQ(a0.to_sys, s.to_sys);
+		EXPECT_EQ(a0.cpu_faults, s.cpu_faults);
 		ASSERT_EQ(0, peer_stats(c->dev[1], &s));
 		EXPECT_EQ(b0.to_dev + 3 * (long long)q, s.to_dev);
 		EXPECT_EQ(-1L, snap_find(c->fd[1], buf, n, c->local_rw));
@@ -304,7 +309,7 @@ TEST_F(peer_thp, thp_both_ways)
 	unsigned char pmd = self->large ? HMM_DMIRROR_PROT_PMD : 0;
 	struct hmm_dmirror_cmd cmd;
 	unsigned char want[2];
-	struct pstats a0;
+	struct pstats a0, s;
 	unsigned char *out;
 	char *p;
 	int i;
@@ -350,6 +355,9 @@ TEST_F(peer_thp, thp_both_ways)
 		EXPECT_EQ(-1L, byte_find(out + HPAGE, HPAGE, 0));
 		expect_delta(_metadata, c, !to, &a0, -(long long)n, 0, 0, 0,
 			     n);
+		ASSERT_EQ(0, peer_stats(c->dev[!to], &s));
+		EXPECT_EQ(a0.to_sys, s.to_sys);
+		EXPECT_EQ(a0.cpu_faults, s.cpu_faults);
 		EXPECT_EQ(-1L, snap_find(c->fd[to], p, n, c->local_rw | pmd));
 		EXPECT_EQ(-1L, snap_find(c->fd[!to], p, n, c->peer_rw | pmd));
 		/* The peer reads both units where they are. */
