@@ -233,8 +233,13 @@ static bool check_peer(int dev, long long v0[2][NPEER_STATS],
 		for (i = 0; i < NPEER_STATS; i++) {
 			d[k][i] = v0[k][i] < 0 || v1[k][i] < 0 ? -1 :
 				  v1[k][i] - v0[k][i];
-			len += snprintf(line + len, sizeof(line) - len,
-					" %s +%lld", peer_stat[i], d[k][i]);
+			if (d[k][i] < 0)
+				len += snprintf(line + len, sizeof(line) - len,
+						" %s unreadable", peer_stat[i]);
+			else
+				len += snprintf(line + len, sizeof(line) - len,
+						" %s +%lld", peer_stat[i],
+						d[k][i]);
 			if (cfg.peer && d[k][i] <= 0) {
 				say("# FAIL dev%d: %s %s", dev + k, peer_stat[i],
 				    d[k][i] < 0 ? "cannot be read" :
