@@ -98,6 +98,7 @@ int dmirror_chardev_add(unsigned int id, enum hmm_dmirror_memory_type mtype,
 	mdev->id = id;
 	mdev->mtype = mtype;
 	mdev->spm_base = spm_base;
+	mdev->owner = dmirror_peer_owner(mdev);
 	mutex_init(&mdev->mirrors_lock);
 	INIT_LIST_HEAD(&mdev->mirrors);
 
@@ -166,14 +167,23 @@ void dmirror_chardev_exit(void)
 {
 	unsigned int id;
 
+	/*
+	 * No file is open; pages may still be mapped by processes. Every
+	 * device's memory goes before any device: a CPU fault on a page of
+	 * one may look up its peer (DOC: peer groups in peer.c).
+	 */
+	for (id = 0; id < DMIRROR_NDEVICES; id++) {
+		struct dmirror_device *mdev = dmirror_registry_get(id);
+
+		if (mdev)
+			dmirror_devmem_release(mdev, true);
+	}
 	for (id = 0; id < DMIRROR_NDEVICES; id++) {
 		struct dmirror_device *mdev = dmirror_registry_get(id);
 
 		if (!mdev)
 			continue;
 		dmirror_registry_set(id, NULL);
-		/* No file is open; pages may still be mapped by processes. */
-		dmirror_devmem_release(mdev, true);
 		debugfs_remove(mdev->debugfs);
 		cdev_device_del(&mdev->cdev, &mdev->dev);
 		put_device(&mdev->dev);

@@ -232,7 +232,7 @@ static struct dmirror_chunk *dmirror_chunk_create(struct dmirror_device *mdev)
 	}
 	chunk->pgmap.nr_range = 1;
 	chunk->pgmap.ops = &dmirror_devmem_ops;
-	chunk->pgmap.owner = mdev;
+	chunk->pgmap.owner = mdev->owner;
 
 	addr = memremap_pages(&chunk->pgmap, numa_node_id());
 	if (IS_ERR(addr)) {

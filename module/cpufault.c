@@ -54,7 +54,7 @@ static vm_fault_t dmirror_migrate_fault_window(struct vm_fault *vmf,
 		.start		= ALIGN_DOWN(vmf->address, nr << PAGE_SHIFT),
 		.src		= b ? b->src : &one_src,
 		.dst		= b ? b->dst : &one_dst,
-		.pgmap_owner	= mdev,
+		.pgmap_owner	= mdev->owner,
 		.flags		= MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
 		.fault_page	= vmf->page,
 	};
@@ -111,7 +111,7 @@ static vm_fault_t dmirror_migrate_fault_window(struct vm_fault *vmf,
  */
 vm_fault_t dmirror_migrate_to_ram(struct vm_fault *vmf)
 {
-	struct dmirror_device *mdev = dmirror_page_owner(vmf->page);
+	struct dmirror_device *mdev = dmirror_page_device(vmf->page);
 	struct folio *folio = page_folio(vmf->page);
 	struct dmirror_migrate_buf *b;
 	struct page *thp = NULL;

@@ -15,6 +15,7 @@
 #include "dmirror.h"
 #include "inject.h"
 #include "dmirror_busy.h"
+#include "dmirror_trace.h"
 
 /**
  * DOC: data path
@@ -49,6 +50,8 @@
  *          buffer overlaps the range (DOC: data path), else NULL
  * @uptr:   the user buffer
  * @start:  the address its first byte belongs to
+ * @peer:   pages of a peer device's memory copied so far (DOC: peer groups
+ *          in peer.c)
  *
  * Its size is fixed: no kernel buffer grows with the request.
  */
@@ -58,6 +61,7 @@ struct dmirror_xfer {
 	u8 *buf;
 	u8 __user *uptr;
 	unsigned long start;
+	unsigned long peer;
 };
 
 /*
@@ -133,7 +137,8 @@ static void dmirror_copy_to_page(struct page *page, const void *src)
  * Copy the mirrored pages of [addr, end) into @buf, up to the first miss.
  * Return: the address of the first page not copied.
  */
-static unsigned long dmirror_read_mirrored(struct dmirror *dm, u8 *buf,
+static unsigned long dmirror_read_mirrored(struct dmirror *dm,
+					   struct dmirror_xfer *x, u8 *buf,
 					   unsigned long addr,
 					   unsigned long end)
 {
@@ -143,6 +148,7 @@ static unsigned long dmirror_read_mirrored(struct dmirror *dm, u8 *buf,
 
 		if (!entry)
 			break;
+		x->peer += dmirror_page_is_peer(dm->mdev, dmirror_pt_page(entry));
 		dmirror_copy_from_page(dmirror_pt_page(entry), buf);
 	}
 	mutex_unlock(&dm->lock);
@@ -150,7 +156,8 @@ static unsigned long dmirror_read_mirrored(struct dmirror *dm, u8 *buf,
 }
 
 /*
- * A write fault found a page of this device's private memory that the CPU
+ * A write fault found a page of this device's private memory (or of its
+ * peer's, DOC: peer groups in peer.c) that the CPU
  * maps read-only (after fork, or mprotect): hmm_range_fault() reports such
  * a page as it is, without write access. Let the CPU fault path take it
  * back to system memory (dmirror_migrate_to_ram()), after which the next
@@ -172,8 +179,9 @@ static int dmirror_write_unshare(struct dmirror *dm, unsigned long addr)
 	if (entry && dmirror_pt_access(entry) == DMIRROR_PT_READ) {
 		struct page *page = dmirror_pt_page(entry);
 
+		/* In a peer group, the peer's page too. */
 		own_ro = is_device_private_page(page) &&
-			 dmirror_page_owner(page) == dm->mdev;
+			 dmirror_page_owner(page) == dm->mdev->owner;
 	}
 	mutex_unlock(&dm->lock);
 	if (!own_ro)
@@ -188,8 +196,9 @@ static int dmirror_write_unshare(struct dmirror *dm, unsigned long addr)
 }
 
 /* Write @buf to the pages of [addr, end) mapped writable, up to a miss. */
-static unsigned long dmirror_write_mirrored(struct dmirror *dm, const u8 *buf,
-					    unsigned long addr,
+static unsigned long dmirror_write_mirrored(struct dmirror *dm,
+					    struct dmirror_xfer *x,
+					    const u8 *buf, unsigned long addr,
 					    unsigned long end)
 {
 	mutex_lock(&dm->lock);
@@ -198,6 +207,7 @@ static unsigned long dmirror_write_mirrored(struct dmirror *dm, const u8 *buf,
 
 		if (!entry || dmirror_pt_access(entry) == DMIRROR_PT_READ)
 			break;
+		x->peer += dmirror_page_is_peer(dm->mdev, dmirror_pt_page(entry));
 		dmirror_copy_to_page(dmirror_pt_page(entry), buf);
 	}
 	mutex_unlock(&dm->lock);
@@ -225,6 +235,7 @@ static struct dmirror_xfer *dmirror_xfer_alloc(const struct hmm_dmirror_cmd *cmd
 	if (!x)
 		return NULL;
 	x->buf = NULL;
+	x->peer = 0;
 	x->uptr = u64_to_user_ptr(cmd->ptr);
 	x->start = cmd->addr;
 	if (dmirror_user_overlaps(cmd)) {
@@ -330,6 +341,7 @@ static int dmirror_xfer_pinned(struct dmirror *dm, struct dmirror_xfer *x,
 		if (!entry ||
 		    (!to_user && dmirror_pt_access(entry) == DMIRROR_PT_READ))
 			break;
+		x->peer += dmirror_page_is_peer(dm->mdev, dmirror_pt_page(entry));
 		dmirror_user_page(dmirror_pt_page(entry),
 				  ubuf + off + (i << PAGE_SHIFT), to_user);
 	}
@@ -348,6 +360,20 @@ static int dmirror_xfer_pinned(struct dmirror *dm, struct dmirror_xfer *x,
 	return ret;
 }
 
+/* Count and trace the pages of a peer's memory a READ or WRITE copied. */
+static void dmirror_xfer_peer_done(struct dmirror *dm,
+				   const struct dmirror_xfer *x,
+				   const struct hmm_dmirror_cmd *cmd, bool write)
+{
+	if (!x->peer)
+		return;
+	dmirror_stat_add(dm, write ? DMIRROR_STAT_PEER_WRITTEN :
+				     DMIRROR_STAT_PEER_READ, x->peer);
+	trace_dmirror_peer_access(dm->mdev->id, cmd->addr,
+				  cmd->addr + (cmd->npages << PAGE_SHIFT), write,
+				  x->peer);
+}
+
 /*
  * The device's view of the pages of one batch of [addr, end), to the user
  * buffer, up to the first page the device does not map.
@@ -361,7 +387,7 @@ static int dmirror_xfer_to_user(struct dmirror *dm, struct dmirror_xfer *x,
 	if (!x->buf)
 		return dmirror_xfer_pinned(dm, x, addr, end, true, next);
 	/* Overlapping buffer: read the device's view first, then copy. */
-	*next = dmirror_read_mirrored(dm, x->buf, addr, end);
+	*next = dmirror_read_mirrored(dm, x, x->buf, addr, end);
 	if (*next > addr && copy_to_user(x->uptr + (addr - x->start), x->buf,
 					 *next - addr))
 		return -EFAULT;
@@ -407,6 +433,7 @@ static int dmirror_read_common(struct dmirror *dm, struct hmm_dmirror_cmd *cmd,
 		/* A request makes one fault pass: see DOC: fault passes. */
 		cmd->faults = 1;
 	}
+	dmirror_xfer_peer_done(dm, x, cmd, false);
 	dmirror_xfer_free(x);
 	return ret;
 }
@@ -488,7 +515,7 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 			unsigned long next;
 
 			if (x->buf)
-				next = dmirror_write_mirrored(dm, x->buf +
+				next = dmirror_write_mirrored(dm, x, x->buf +
 							      (addr - bstart),
 							      addr, bend);
 			else
@@ -518,6 +545,7 @@ int dmirror_mirror_write(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		}
 	}
 out:
+	dmirror_xfer_peer_done(dm, x, cmd, true);
 	dmirror_xfer_free(x);
 	return ret;
 }

@@ -34,12 +34,13 @@
  * statistic DMIRROR_STAT_FAULT_ROUNDS counts every dmirror_fault() call.
  */
 
-/* Is @page in this device's own memory? */
+/* Is @page in this device's own memory (not a peer's)? */
 static bool dmirror_is_own_page(struct dmirror *dm, struct page *page)
 {
 	return (is_device_private_page(page) ||
 		is_device_coherent_page(page)) &&
-	       dmirror_page_owner(page) == dm->mdev;
+	       dmirror_page_owner(page) == dm->mdev->owner &&
+	       dmirror_page_device(page) == dm->mdev;
 }
 
 /*
@@ -222,7 +223,7 @@ int dmirror_devfault(struct dmirror *dm, unsigned long *pfns,
 		.hmm_pfns		= pfns,
 		.default_flags		= HMM_PFN_REQ_FAULT |
 					  (write ? HMM_PFN_REQ_WRITE : 0),
-		.dev_private_owner	= dm->mdev,
+		.dev_private_owner	= dm->mdev->owner,
 	};
 	unsigned long addr;
 	int ret = 0;
@@ -259,7 +260,7 @@ int dmirror_devfault_own(struct dmirror *dm, unsigned long *pfns,
 	struct hmm_range range = {
 		.hmm_pfns		= pfns,
 		.default_flags		= 0,
-		.dev_private_owner	= dm->mdev,
+		.dev_private_owner	= dm->mdev->owner,
 	};
 	unsigned long addr;
 	bool complete;

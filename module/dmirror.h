@@ -100,7 +100,7 @@
  * layers, part of make lint) reads this table and checks both against the
  * symbols the object files define and use.
  *
- * L0 leaves: stats.c trace.c compat_fault.c registry.c inject.c
+ * L0 leaves: stats.c trace.c compat_fault.c registry.c inject.c peer.c
  * L1 device memory: split.c chunk.c evict.c devmem.c
  * L2 device page table: pagetable.c mm.c mirror.c devfault.c datapath.c
  *    snapshot.c
@@ -109,8 +109,9 @@
  * L4 user interface: ioctl.c mmap.c chardev.c main.c
  *
  * L0: counters and debugfs, tracepoints, the kernel-version shims that
- * need a file, the table of devices by number; anyone may call them, they
- * call nothing of ours. L1: chunks of ZONE_DEVICE memory and their pgmap
+ * need a file, the table of devices by number, peer groups (which look
+ * peers up in that table); anyone may call them, they call nothing of
+ * ours above L0. L1: chunks of ZONE_DEVICE memory and their pgmap
  * callbacks (chunk.c), the page allocator (devmem.c), eviction, which
  * moves pages home by itself with migrate_device_range() (evict.c), and
  * the splitting of large device folios (split.c). L2: a file's device page
@@ -164,6 +165,9 @@ static_assert(DMIRROR_NDEVICES <= BITS_PER_LONG);	/* dmirror_mm */
  * @DMIRROR_STAT_FAULT_ROUNDS: device fault rounds (hmm_range_fault sequences)
  * @DMIRROR_STAT_PAGES_FAULTED: pages entered in a device page table by faults
  * @DMIRROR_STAT_MIRRORS: open mirrors (a gauge, not a counter)
+ * @DMIRROR_STAT_PEER_READ: pages in a peer device's memory that READ read
+ * @DMIRROR_STAT_PEER_WRITTEN: pages in a peer device's memory that WRITE
+ *                             wrote
  * @DMIRROR_NR_MM_STATS: counters above this are kept per device only
  * @DMIRROR_STAT_RESIDENT: device pages in use (gauge)
  * @DMIRROR_STAT_CHUNKS: device memory chunks (gauge)
@@ -172,6 +176,9 @@ static_assert(DMIRROR_NDEVICES <= BITS_PER_LONG);	/* dmirror_mm */
  * @DMIRROR_STAT_MIGRATED_TO_DEV: pages migrated to the device
  * @DMIRROR_STAT_MIGRATED_TO_SYS: pages moved back by MIGRATE_TO_SYS
  * @DMIRROR_STAT_CPU_FAULTS: pages moved back by CPU faults
+ * @DMIRROR_STAT_FROM_PEER: pages MIGRATE_TO_DEV took straight from the
+ *                          peer device's memory (also in MIGRATED_TO_DEV)
+ * @DMIRROR_STAT_TO_PEER: pages that left for the peer device that way
  * @DMIRROR_NR_STATS: number of counters
  */
 enum dmirror_stat {
@@ -182,6 +189,8 @@ enum dmirror_stat {
 	DMIRROR_STAT_FAULT_ROUNDS,
 	DMIRROR_STAT_PAGES_FAULTED,
 	DMIRROR_STAT_MIRRORS,
+	DMIRROR_STAT_PEER_READ,
+	DMIRROR_STAT_PEER_WRITTEN,
 	DMIRROR_NR_MM_STATS,
 	DMIRROR_STAT_RESIDENT = DMIRROR_NR_MM_STATS,
 	DMIRROR_STAT_CHUNKS,
@@ -190,6 +199,8 @@ enum dmirror_stat {
 	DMIRROR_STAT_MIGRATED_TO_DEV,
 	DMIRROR_STAT_MIGRATED_TO_SYS,
 	DMIRROR_STAT_CPU_FAULTS,
+	DMIRROR_STAT_FROM_PEER,
+	DMIRROR_STAT_TO_PEER,
 	DMIRROR_NR_STATS
 };
 
@@ -272,6 +283,12 @@ static inline struct dmirror_chunk *dmirror_page_chunk(struct page *page)
 			    pgmap);
 }
 
+/* The device a device page of ours belongs to. */
+static inline struct dmirror_device *dmirror_page_device(struct page *page)
+{
+	return dmirror_page_chunk(page)->mdev;
+}
+
 /* Mappings of one large device folio a split request remembers. */
 #define DMIRROR_SPLIT_WAYS	4
 /* Split requests of CPU faults a device keeps at once. */
@@ -343,6 +360,9 @@ struct dmirror_devmem {
  * @id:       device number (the minor)
  * @mtype:    HMM_DMIRROR_MEMORY_DEVICE_PRIVATE or _COHERENT
  * @spm_base: physical base of the coherent window (coherent devices only)
+ * @owner:    the pgmap owner of its memory: the device itself, or its peer
+ *            group (DOC: peer groups in peer.c); set before its memory
+ *            exists, never changed
  * @stats:    device-wide counters
  * @debugfs:  this device's debugfs directory
  * @mem:      device memory
@@ -355,12 +375,26 @@ struct dmirror_device {
 	unsigned int id;
 	enum hmm_dmirror_memory_type mtype;
 	phys_addr_t spm_base;
+	void *owner;
 	struct dmirror_stats stats;
 	struct dentry *debugfs;
 	struct dmirror_devmem mem;
 	struct mutex mirrors_lock;	/* protects @mirrors */
 	struct list_head mirrors;
 };
+
+/*
+ * Is @page in the memory of another device of @mdev's peer group? Any
+ * page may be asked about: a ZONE_DEVICE page of someone else has another
+ * owner.
+ */
+static inline bool dmirror_page_is_peer(struct dmirror_device *mdev,
+					struct page *page)
+{
+	return is_zone_device_page(page) && mdev->owner != mdev &&
+	       dmirror_page_owner(page) == mdev->owner &&
+	       dmirror_page_device(page) != mdev;
+}
 
 /**
  * struct dmirror_mm - per address space state
@@ -483,6 +517,10 @@ static inline void dmirror_copy_data(void *dst, const void *src)
 /* registry.c */
 void dmirror_registry_set(unsigned int id, struct dmirror_device *mdev);
 struct dmirror_device *dmirror_registry_get(unsigned int id);
+
+/* peer.c */
+void *dmirror_peer_owner(struct dmirror_device *mdev);
+struct dmirror_device *dmirror_peer_get(struct dmirror_device *mdev);
 
 /* stats.c */
 void dmirror_stat_add(struct dmirror *dm, enum dmirror_stat stat, s64 n);

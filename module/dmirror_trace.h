@@ -22,6 +22,8 @@ enum dmirror_trace_why {
 	DMIRROR_TRACE_CPU_FAULT,	/* the CPU touched a device page */
 	DMIRROR_TRACE_CLOSE,		/* a file of the mm was closed */
 	DMIRROR_TRACE_EXCLUSIVE,	/* EXCLUSIVE wants system memory */
+	DMIRROR_TRACE_FROM_PEER,	/* MIGRATE_TO_DEV, device to device */
+	DMIRROR_TRACE_PEER_HOME,	/* MIGRATE_TO_DEV, a peer's page via RAM */
 };
 #endif
 
@@ -30,6 +32,8 @@ TRACE_DEFINE_ENUM(DMIRROR_TRACE_TO_SYS);
 TRACE_DEFINE_ENUM(DMIRROR_TRACE_CPU_FAULT);
 TRACE_DEFINE_ENUM(DMIRROR_TRACE_CLOSE);
 TRACE_DEFINE_ENUM(DMIRROR_TRACE_EXCLUSIVE);
+TRACE_DEFINE_ENUM(DMIRROR_TRACE_FROM_PEER);
+TRACE_DEFINE_ENUM(DMIRROR_TRACE_PEER_HOME);
 TRACE_DEFINE_ENUM(MMU_NOTIFY_UNMAP);
 TRACE_DEFINE_ENUM(MMU_NOTIFY_CLEAR);
 TRACE_DEFINE_ENUM(MMU_NOTIFY_PROTECTION_VMA);
@@ -62,7 +66,9 @@ TRACE_EVENT(dmirror_migrate,
 				       { DMIRROR_TRACE_TO_SYS, "to_sys" },
 				       { DMIRROR_TRACE_CPU_FAULT, "cpu_fault" },
 				       { DMIRROR_TRACE_CLOSE, "close" },
-				       { DMIRROR_TRACE_EXCLUSIVE, "exclusive" }),
+				       { DMIRROR_TRACE_EXCLUSIVE, "exclusive" },
+				       { DMIRROR_TRACE_FROM_PEER, "from_peer" },
+				       { DMIRROR_TRACE_PEER_HOME, "peer_home" }),
 		      __entry->start, __entry->end, __entry->moved)
 );
 
@@ -85,6 +91,27 @@ TRACE_EVENT(dmirror_device_fault,
 	    TP_printk("dev=%u range=%#lx-%#lx %s ret=%d", __entry->dev,
 		      __entry->start, __entry->end,
 		      __entry->write ? "write" : "read", __entry->ret)
+);
+
+TRACE_EVENT(dmirror_peer_access,
+	    TP_PROTO(unsigned int dev, unsigned long start, unsigned long end,
+		     bool write, unsigned long npages),
+	    TP_ARGS(dev, start, end, write, npages),
+	    TP_STRUCT__entry(__field(unsigned int, dev)
+			     __field(unsigned long, start)
+			     __field(unsigned long, end)
+			     __field(bool, write)
+			     __field(unsigned long, npages)
+	    ),
+	    TP_fast_assign(__entry->dev = dev;
+			   __entry->start = start;
+			   __entry->end = end;
+			   __entry->write = write;
+			   __entry->npages = npages;
+	    ),
+	    TP_printk("dev=%u range=%#lx-%#lx %s peer_pages=%lu", __entry->dev,
+		      __entry->start, __entry->end,
+		      __entry->write ? "write" : "read", __entry->npages)
 );
 
 TRACE_EVENT(dmirror_invalidate,

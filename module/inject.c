@@ -46,6 +46,7 @@ static const char *const dmirror_inject_names[DMIRROR_INJ_NR] = {
 	[DMIRROR_INJ_PIN] = "fail_pin",
 	[DMIRROR_INJ_MIGRATE] = "fail_migrate",
 	[DMIRROR_INJ_MIGRATE_FAULT] = "fail_migrate_fault",
+	[DMIRROR_INJ_PEER_MOVE] = "fail_peer_move",
 };
 
 static struct fault_attr dmirror_inject_attrs[DMIRROR_INJ_NR] = {

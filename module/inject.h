@@ -25,6 +25,7 @@ enum dmirror_inject_point {
 	DMIRROR_INJ_PIN,		/* pinning and mapping user pages */
 	DMIRROR_INJ_MIGRATE,		/* migrate_vma_setup(), ioctls, eviction */
 	DMIRROR_INJ_MIGRATE_FAULT,	/* migrate_vma_setup(), CPU faults */
+	DMIRROR_INJ_PEER_MOVE,		/* a window's device-to-device moves */
 	DMIRROR_INJ_NR
 };
 

@@ -40,12 +40,14 @@
  * always in 4 KiB pages. A compound unit is one pfn-array entry, at the
  * index of its first page; the entries after it stay empty.
  *
- * Our own migrations raise MMU_NOTIFY_MIGRATE with the device as owner,
- * which this device's mirrors skip (pagetable.c), so the device page tables of
- * this device in this mm are updated here instead, in two steps:
+ * Our own migrations raise MMU_NOTIFY_MIGRATE with the device's pgmap owner
+ * (the device, or its peer group: DOC: peer groups in peer.c), which the
+ * mirrors of every device with that owner skip (pagetable.c), so the device
+ * page tables of those devices in this mm are updated here instead, in two
+ * steps:
  *
  * 1. Right after migrate_vma_setup(), before any data is copied, every
- *    mirror of this device in this mm drops its entries for the selected
+ *    mirror of this device (and of its peer) in this mm drops its entries for the selected
  *    pages, under its mirror lock. The pages are unmapped and locked by
  *    then, so no device write through another file can land in the old
  *    page after the copy, and no device fault that read the old mapping
@@ -77,20 +79,10 @@
  * those records (dmirror_devmem_evict_mm()), not by walking the mm.
  */
 
-/**
- * dmirror_migrate_forget() - step 1 of DOC: migration
- * @mdev: the device whose migration this is
- * @mm:   the address space
- * @args: the window, after migrate_vma_setup()
- *
- * Every mirror of @mdev in @mm forgets the pages migrate_vma_setup()
- * selected in @args.
- *
- * Context: the pages are locked; takes the mirrors_lock, then each mirror
- * lock.
- */
-void dmirror_migrate_forget(struct dmirror_device *mdev, struct mm_struct *mm,
-			    struct migrate_vma *args)
+/* Every mirror of @mdev in @mm forgets the pages selected in @args. */
+static void dmirror_migrate_forget_dev(struct dmirror_device *mdev,
+				       struct mm_struct *mm,
+				       struct migrate_vma *args)
 {
 	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
 	unsigned long first = args->start >> PAGE_SHIFT;
@@ -117,6 +109,96 @@ void dmirror_migrate_forget(struct dmirror_device *mdev, struct mm_struct *mm,
 		mutex_unlock(&dm->lock);
 	}
 	mutex_unlock(&mdev->mirrors_lock);
+}
+
+/**
+ * dmirror_migrate_forget() - step 1 of DOC: migration
+ * @mdev: the device whose migration this is
+ * @mm:   the address space
+ * @args: the window, after migrate_vma_setup()
+ *
+ * Every mirror of @mdev in @mm, and of its peer (whose mirrors skip this
+ * migration's events too, DOC: peer groups in peer.c), forgets the pages
+ * migrate_vma_setup() selected in @args.
+ *
+ * Context: the pages are locked; takes each device's mirrors_lock in turn,
+ * then each mirror lock.
+ */
+void dmirror_migrate_forget(struct dmirror_device *mdev, struct mm_struct *mm,
+			    struct migrate_vma *args)
+{
+	struct dmirror_device *peer = dmirror_peer_get(mdev);
+
+	dmirror_migrate_forget_dev(mdev, mm, args);
+	if (peer)
+		dmirror_migrate_forget_dev(peer, mm, args);
+}
+
+
+/**
+ * dmirror_migrate_keep() - leave pages of a window where they are
+ * @mdev: the migrating device
+ * @args: the window, after migrate_vma_setup()
+ * @own:  true: keep the pages of other devices (a migration of @mdev's
+ *        pages home); false: keep @mdev's own pages (a migration to @mdev)
+ *
+ * With a peer group the core selects the pages of both devices of the
+ * group (DOC: peer groups in peer.c); the pages that are not this
+ * migration's are given back unmoved (no MIGRATE_PFN_MIGRATE), before
+ * step 1 drops anything.
+ *
+ * Return: how many selected entries are left that are in a peer's memory.
+ */
+unsigned long dmirror_migrate_keep(struct dmirror_device *mdev,
+				   struct migrate_vma *args, bool own)
+{
+	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
+	unsigned long i, peer = 0;
+
+	if (mdev->owner == mdev)
+		return 0;
+	for (i = 0; i < npages; i++) {
+		struct page *page = migrate_pfn_to_page(args->src[i]);
+
+		if (!page || !is_zone_device_page(page) ||
+		    !(args->src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if ((dmirror_page_device(page) == mdev) != own)
+			args->src[i] &= ~MIGRATE_PFN_MIGRATE;
+		else if (!own)
+			peer++;
+	}
+	return peer;
+}
+
+/**
+ * dmirror_migrate_count_peer() - pages a window moved device to device
+ * @mdev: the device migrated to
+ * @args: the window, after migrate_vma_pages()
+ *
+ * Counts them for both devices (DMIRROR_STAT_FROM_PEER, _TO_PEER).
+ * Return: the 4 KiB pages that came from the peer's memory.
+ */
+unsigned long dmirror_migrate_count_peer(struct dmirror_device *mdev,
+					 struct migrate_vma *args)
+{
+	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
+	struct dmirror_device *peer = dmirror_peer_get(mdev);
+	unsigned long i, n = 0;
+
+	if (!peer)
+		return 0;
+	for (i = 0; i < npages; i++) {
+		struct page *page = migrate_pfn_to_page(args->src[i]);
+
+		if (page && args->dst[i] &&
+		    (args->src[i] & MIGRATE_PFN_MIGRATE) &&
+		    is_zone_device_page(page))
+			n += dmirror_migrate_span(args->dst[i]);
+	}
+	atomic64_add(n, &mdev->stats.val[DMIRROR_STAT_FROM_PEER]);
+	atomic64_add(n, &peer->stats.val[DMIRROR_STAT_TO_PEER]);
+	return n;
 }
 
 /**

@@ -56,6 +56,20 @@ dmirror_migrate_select(struct dmirror_device *mdev)
 	       dmirror_migrate_compound(mdev);
 }
 
+/*
+ * The pages of the peer device a migration to @mdev selects besides system
+ * memory: none without a peer group (DOC: peer groups in peer.c).
+ */
+static inline unsigned long
+dmirror_migrate_select_peer(struct dmirror_device *mdev)
+{
+	if (mdev->owner == mdev)
+		return 0;
+	if (mdev->mtype == HMM_DMIRROR_MEMORY_DEVICE_COHERENT)
+		return MIGRATE_VMA_SELECT_DEVICE_COHERENT;
+	return MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+}
+
 /* Pages a migrated entry covers, given its destination pfn. */
 static inline unsigned long dmirror_migrate_span(unsigned long dst)
 {
@@ -116,11 +130,19 @@ dmirror_migrate_vma(struct mm_struct *mm, unsigned long addr)
 void dmirror_migrate_forget(struct dmirror_device *mdev, struct mm_struct *mm,
 			    struct migrate_vma *args);
 unsigned long dmirror_migrate_count(struct migrate_vma *args);
+unsigned long dmirror_migrate_keep(struct dmirror_device *mdev,
+				   struct migrate_vma *args, bool own);
+unsigned long dmirror_migrate_count_peer(struct dmirror_device *mdev,
+					 struct migrate_vma *args);
 
 /* migrate_sys.c */
 struct page *dmirror_migrate_sys_thp(struct dmirror *dm,
 				     struct vm_area_struct *vma,
 				     unsigned long addr, struct page **thp);
+void dmirror_migrate_peer_home(struct dmirror_device *peer,
+			       struct mm_struct *mm,
+			       struct dmirror_migrate_buf *b,
+			       unsigned long start, unsigned long end);
 unsigned int dmirror_migrate_alloc_sys(struct dmirror *dm,
 				       struct migrate_vma *args,
 				       struct dmirror_migrate_buf *b,

@@ -57,7 +57,10 @@ void dmirror_coherent_exclude_end(void)
 /* A MIGRATE_TO_DEV pass met a VMA that is not anonymous. */
 #define DMIRROR_PASS_NOT_ANON	BIT(2)
 
-/* Copy a system page (or zeros for NULL) into a device page. */
+/*
+ * Copy a system page, a page of the peer device (storage to storage), or
+ * zeros for NULL into a device page.
+ */
 static void dmirror_copy_page_to_device(struct page *spage,
 					struct page *dpage)
 {
@@ -66,6 +69,10 @@ static void dmirror_copy_page_to_device(struct page *spage,
 
 	if (!spage) {
 		memset(dst, 0, PAGE_SIZE);
+		return;
+	}
+	if (is_zone_device_page(spage)) {
+		dmirror_copy_data(dst, dmirror_devmem_page_data(spage));
 		return;
 	}
 	src = kmap_local_page(spage);
@@ -222,9 +229,9 @@ static int dmirror_migrate_dev_pass(struct dmirror *dm,
 	struct migrate_vma args = {
 		.src		= b->src,
 		.dst		= b->dst,
-		.pgmap_owner	= dm->mdev,
+		.pgmap_owner	= dm->mdev->owner,
 	};
-	unsigned long addr, next, seq, moved = 0;
+	unsigned long addr, next, seq, moved = 0, peer = 0, peer_sel;
 	unsigned int status = 0, st;
 	bool again = false;
 	int ret = 0;
@@ -248,7 +255,8 @@ static int dmirror_migrate_dev_pass(struct dmirror *dm,
 		 * No large device page where user space asked for none, nor
 		 * when the window is set up again for a split.
 		 */
-		args.flags = MIGRATE_VMA_SELECT_SYSTEM;
+		args.flags = MIGRATE_VMA_SELECT_SYSTEM |
+			     dmirror_migrate_select_peer(dm->mdev);
 		if (!(args.vma->vm_flags & VM_NOHUGEPAGE) && !again)
 			args.flags |= dmirror_migrate_compound(dm->mdev);
 		again = false;
@@ -263,12 +271,23 @@ static int dmirror_migrate_dev_pass(struct dmirror *dm,
 			migrate_vma_finalize(&args);
 			continue;
 		}
+		/* Pages already here stay (they were selected in a group). */
+		peer_sel = dmirror_migrate_keep(dm->mdev, &args, false);
 		dmirror_migrate_forget(dm->mdev, dm->mm, &args);
+		/*
+		 * A forced failure refuses the peer's pages as a core that
+		 * cannot move them device to device would (after step 1, as
+		 * there): they stay, and the next pass takes them through
+		 * system memory.
+		 */
+		if (peer_sel && dmirror_inject(DMIRROR_INJ_PEER_MOVE))
+			dmirror_migrate_keep(dm->mdev, &args, true);
 		st = dmirror_migrate_alloc_and_copy(dm, &args, b);
 		migrate_vma_pages(&args);
 		dmirror_mirror_forget_filled(dm->mdev, dm->mm, &args);
 		dmirror_migrate_map(dm, &args, b->access, seq);
 		moved += dmirror_migrate_count(&args);
+		peer += dmirror_migrate_count_peer(dm->mdev, &args);
 		migrate_vma_finalize(&args);
 		status |= st;
 		/* Once more, with base pages, for what needs a split. */
@@ -278,6 +297,9 @@ static int dmirror_migrate_dev_pass(struct dmirror *dm,
 	}
 	*status_out |= status;
 	*moved_out += moved;
+	if (peer)
+		trace_dmirror_migrate(dm->mdev->id, DMIRROR_TRACE_FROM_PEER,
+				      start, end, peer);
 	return ret;
 }
 
@@ -308,6 +330,7 @@ static bool dmirror_migrate_dev_again(int ret, unsigned int status,
 int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 {
 	struct dmirror_device *mdev = dm->mdev;
+	struct dmirror_device *peer = dmirror_peer_get(mdev);
 	unsigned long start = cmd->addr;
 	unsigned long end = start + (cmd->npages << PAGE_SHIFT);
 	bool coherent = mdev->mtype == HMM_DMIRROR_MEMORY_DEVICE_COHERENT;
@@ -335,6 +358,12 @@ int dmirror_migrate_to_dev(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 		if (coherent)
 			down_read(&dmirror_coherent_sem);
 		mmap_read_lock(dm->mm);
+		/*
+		 * What did not come device to device, through system memory
+		 * (the core refused it, or it was busy): DOC: peer groups.
+		 */
+		if (pass > 1 && peer)
+			dmirror_migrate_peer_home(peer, dm->mm, b, start, end);
 		ret = dmirror_migrate_dev_pass(dm, b, start, end, &status,
 					       &moved);
 		mmap_read_unlock(dm->mm);

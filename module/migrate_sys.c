@@ -204,7 +204,7 @@ static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 	struct migrate_vma args = {
 		.src		= b->src,
 		.dst		= b->dst,
-		.pgmap_owner	= mdev,
+		.pgmap_owner	= mdev->owner,
 	};
 	unsigned long addr, next;
 	bool again = false;
@@ -233,6 +233,8 @@ static int dmirror_migrate_range_to_sys(struct dmirror_device *mdev,
 				return ret;
 			continue;
 		}
+		/* A peer's pages, selected in a group, stay. */
+		dmirror_migrate_keep(mdev, &args, true);
 		if (args.cpages)
 			dmirror_migrate_forget(mdev, mm, &args);
 		st = dmirror_migrate_alloc_sys(dm, &args, b, false, NULL);
@@ -275,6 +277,35 @@ int dmirror_migrate_to_sys(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	trace_dmirror_migrate(dm->mdev->id, DMIRROR_TRACE_TO_SYS, start, end,
 			      moved);
 	return ret;
+}
+
+/**
+ * dmirror_migrate_peer_home() - move @peer's pages of a range to system
+ * memory, for a migration to the other device of its group that could not
+ * take them device to device
+ * @peer:  the device the pages are on
+ * @mm:    the address space, mmap_lock held (read)
+ * @b:     working memory
+ * @start: start of the range
+ * @end:   its end
+ *
+ * Best effort, like the coherent pages EXCLUSIVE sends home: holes and
+ * VMAs migration cannot handle are skipped, a busy page stays.
+ *
+ * Context: process context, mmap_lock held (read).
+ */
+void dmirror_migrate_peer_home(struct dmirror_device *peer,
+			       struct mm_struct *mm,
+			       struct dmirror_migrate_buf *b,
+			       unsigned long start, unsigned long end)
+{
+	unsigned long moved = 0;
+
+	dmirror_migrate_range_to_sys(peer, NULL, mm, b, start, end, false,
+				     &moved);
+	atomic64_add(moved, &peer->stats.val[DMIRROR_STAT_MIGRATED_TO_SYS]);
+	trace_dmirror_migrate(peer->id, DMIRROR_TRACE_PEER_HOME, start, end,
+			      moved);
 }
 
 /**

@@ -30,8 +30,9 @@
  * The mirror's notifier (@notifier) spans the whole address space and
  * lives as long as the file. Its callback clears the entries of every
  * invalidated range under the mirror lock. It skips the MMU_NOTIFY_MIGRATE
- * events of this device's own migrations (migrate.c updates the tables
- * itself, see DOC: migration there) and the MMU_NOTIFY_EXCLUSIVE events
+ * events of this device's own migrations and of its peer group's, which
+ * carry the same owner (migrate.c updates the tables of both devices
+ * itself, see DOC: migration there, and DOC: peer groups in peer.c) and the MMU_NOTIFY_EXCLUSIVE events
  * of its own EXCLUSIVE (which keeps the page where it is), and for
  * non-blockable ranges it only tries the lock and refuses the
  * invalidation if it is busy.
@@ -171,8 +172,12 @@ static bool dmirror_invalidate(struct mmu_interval_notifier *mni,
 {
 	struct dmirror *dm = container_of(mni, struct dmirror, notifier);
 
-	/* Our own migration: the migration code keeps the table right. */
-	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == dm->mdev) {
+	/*
+	 * A migration of this device or of its peer group: the migration
+	 * code keeps the table right.
+	 */
+	if (range->event == MMU_NOTIFY_MIGRATE &&
+	    range->owner == dm->mdev->owner) {
 		dmirror_stat_add(dm, DMIRROR_STAT_OWN_MIGRATE, 1);
 		trace_dmirror_invalidate(dm->mdev->id, range, true, true);
 		return true;
@@ -359,6 +364,20 @@ static void dmirror_forget_filled_one(struct dmirror *dm,
 	mutex_unlock(&dm->lock);
 }
 
+/* The mirrors of @mdev in @mm drop their entries for the filled pages. */
+static void dmirror_forget_filled_dev(struct dmirror_device *mdev,
+				      struct mm_struct *mm,
+				      const struct migrate_vma *args)
+{
+	struct dmirror *dm;
+
+	mutex_lock(&mdev->mirrors_lock);
+	list_for_each_entry(dm, &mdev->mirrors, dev_link)
+		if (dm->mm == mm)
+			dmirror_forget_filled_one(dm, args);
+	mutex_unlock(&mdev->mirrors_lock);
+}
+
 /**
  * dmirror_mirror_forget_filled() - after migrate_vma_pages() of a
  * migration to @mdev: drop what its mirrors map where the core filled an
@@ -371,8 +390,9 @@ static void dmirror_forget_filled_one(struct dmirror *dm,
  * For a source without a page, migrate_vma_setup() changes nothing:
  * migrate_vma_pages() installs the device page, replacing the zero page
  * if the CPU faulted it in meanwhile, under an MMU_NOTIFY_MIGRATE event of
- * its own that every mirror of @mdev skips as the device's own migration.
- * A mirror of @mdev in @mm that entered the zero page after step 1 of DOC:
+ * its own that every mirror of @mdev (and of its peer, DOC: peer groups in
+ * peer.c) skips as the device's own migration. A mirror of either in @mm
+ * that entered the zero page after step 1 of DOC:
  * migration (migrate.c) would keep reading zeros where the device page
  * is written. So every such mirror drops its entries for those pages;
  * its next access faults and finds the device page. A fault under way on
@@ -385,16 +405,14 @@ void dmirror_mirror_forget_filled(struct dmirror_device *mdev,
 				  const struct migrate_vma *args)
 {
 	unsigned long npages = (args->end - args->start) >> PAGE_SHIFT;
-	struct dmirror *dm;
 	unsigned long i;
 
 	for (i = 0; i < npages && !dmirror_filled_span(args, i); i++)
 		;
 	if (i == npages)
 		return;
-	mutex_lock(&mdev->mirrors_lock);
-	list_for_each_entry(dm, &mdev->mirrors, dev_link)
-		if (dm->mm == mm)
-			dmirror_forget_filled_one(dm, args);
-	mutex_unlock(&mdev->mirrors_lock);
+	dmirror_forget_filled_dev(mdev, mm, args);
+	mdev = dmirror_peer_get(mdev);
+	if (mdev)
+		dmirror_forget_filled_dev(mdev, mm, args);
 }

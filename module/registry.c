@@ -11,9 +11,11 @@
  * the one of their file (EXCLUSIVE moves the pages of every coherent
  * device home). A leaf (DOC: layers in dmirror.h): it stores pointers and
  * calls nothing. The table is written only at load (chardev.c, once a
- * device's node exists) and unload (before the device goes away), when no
- * file can be open, so it needs no lock; a reader runs while a file of
- * this module is open.
+ * device's node exists) and unload (before the device goes away). At
+ * unload no file is open; at load a file of a device created earlier may
+ * be, and may look a later device up (a coherent device, a peer): a
+ * device is entered with release semantics once it is complete, and read
+ * with acquire semantics, so a reader sees it whole or not at all.
  */
 
 static struct dmirror_device *dmirror_devices[DMIRROR_NDEVICES];
@@ -27,7 +29,8 @@ static struct dmirror_device *dmirror_devices[DMIRROR_NDEVICES];
  */
 void dmirror_registry_set(unsigned int id, struct dmirror_device *mdev)
 {
-	dmirror_devices[id] = mdev;
+	/* Published whole: a file of an earlier device may look it up. */
+	smp_store_release(&dmirror_devices[id], mdev);
 }
 
 /**
@@ -40,5 +43,6 @@ void dmirror_registry_set(unsigned int id, struct dmirror_device *mdev)
  */
 struct dmirror_device *dmirror_registry_get(unsigned int id)
 {
-	return id < DMIRROR_NDEVICES ? dmirror_devices[id] : NULL;
+	return id < DMIRROR_NDEVICES ? smp_load_acquire(&dmirror_devices[id]) :
+				       NULL;
 }

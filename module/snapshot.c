@@ -17,6 +17,21 @@
 #include "dmirror.h"
 #include "dmirror_busy.h"
 
+/*
+ * Where a device page is, seen from @mdev: its own memory (@local), its
+ * peer's (@peer), or another device's (@remote).
+ */
+static u8 dmirror_snapshot_where(struct dmirror_device *mdev,
+				 struct page *page, u8 local, u8 peer,
+				 u8 remote)
+{
+	if (dmirror_page_owner(page) != mdev->owner)
+		return remote;
+	if (dmirror_page_device(page) == mdev)
+		return local;
+	return peer;
+}
+
 /* Describe one hmm_range_fault() output entry as a snapshot byte. */
 static u8 dmirror_snapshot_byte(struct dmirror *dm, unsigned long hpfn)
 {
@@ -32,13 +47,15 @@ static u8 dmirror_snapshot_byte(struct dmirror *dm, unsigned long hpfn)
 	if (is_zero_pfn(page_to_pfn(page)))
 		byte = HMM_DMIRROR_PROT_ZERO;
 	else if (is_device_private_page(page))
-		byte = dmirror_page_owner(page) == dm->mdev ?
-			HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
-			HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
+		byte = dmirror_snapshot_where(dm->mdev, page,
+					      HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL,
+					      HMM_DMIRROR_PROT_DEV_PRIVATE_PEER,
+					      HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE);
 	else if (is_device_coherent_page(page))
-		byte = dmirror_page_owner(page) == dm->mdev ?
-			HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL :
-			HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE;
+		byte = dmirror_snapshot_where(dm->mdev, page,
+					      HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL,
+					      HMM_DMIRROR_PROT_DEV_COHERENT_PEER,
+					      HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE);
 	else
 		byte = HMM_DMIRROR_PROT_NONE;
 
@@ -129,7 +146,7 @@ int dmirror_snapshot(struct dmirror *dm, struct hmm_dmirror_cmd *cmd)
 	struct dmirror_snap *s;
 	struct hmm_range range = {
 		.default_flags		= 0,
-		.dev_private_owner	= dm->mdev,
+		.dev_private_owner	= dm->mdev->owner,
 	};
 	unsigned long addr, i, n;
 	int ret = 0;

@@ -153,7 +153,7 @@ static bool dmirror_split_at(struct dmirror_device *mdev, unsigned long pfn,
 		.end		= (addr & PAGE_MASK) + PAGE_SIZE,
 		.src		= &src,
 		.dst		= &dst,
-		.pgmap_owner	= mdev,
+		.pgmap_owner	= mdev->owner,
 		.flags		= MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
 	};
 	struct page *page;

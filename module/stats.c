@@ -37,6 +37,8 @@ static const char * const dmirror_stat_names[DMIRROR_NR_STATS] = {
 	[DMIRROR_STAT_FAULT_ROUNDS]	= "fault_rounds",
 	[DMIRROR_STAT_PAGES_FAULTED]	= "pages_faulted",
 	[DMIRROR_STAT_MIRRORS]		= "mirrors",
+	[DMIRROR_STAT_PEER_READ]	= "peer_pages_read",
+	[DMIRROR_STAT_PEER_WRITTEN]	= "peer_pages_written",
 	[DMIRROR_STAT_RESIDENT]		= "resident_pages",
 	[DMIRROR_STAT_CHUNKS]		= "chunks",
 	[DMIRROR_STAT_CAPACITY]		= "capacity_pages",
@@ -44,6 +46,8 @@ static const char * const dmirror_stat_names[DMIRROR_NR_STATS] = {
 	[DMIRROR_STAT_MIGRATED_TO_DEV]	= "migrated_to_dev",
 	[DMIRROR_STAT_MIGRATED_TO_SYS]	= "migrated_to_sys",
 	[DMIRROR_STAT_CPU_FAULTS]	= "cpu_faults",
+	[DMIRROR_STAT_FROM_PEER]	= "migrated_from_peer",
+	[DMIRROR_STAT_TO_PEER]		= "migrated_to_peer",
 };
 
 static struct dentry *dmirror_debugfs_root;
