@@ -221,7 +221,7 @@ static void peer_stats(int dev, long long v[2][NPEER_STATS])
 static bool check_peer(int dev, long long v0[2][NPEER_STATS],
 		       long long v1[2][NPEER_STATS])
 {
-	unsigned long long seqs = 0, stayed = 0, unsure = 0;
+	unsigned long long seqs = 0, stayed = 0, unsure = 0, quiet = 0;
 	long long d[2][NPEER_STATS];
 	unsigned int k, i, w;
 	bool good = true;
@@ -263,6 +263,7 @@ static bool check_peer(int dev, long long v0[2][NPEER_STATS],
 	}
 	for (w = 0; w < cfg.procs; w++) {
 		seqs += ws_all[w].peer_seqs;
+		quiet += ws_all[w].peer_quiet;
 		stayed += ws_all[w].peer_stayed;
 		unsure += ws_all[w].peer_unsure;
 		if (!ws_all[w].peer_stayed) {
@@ -271,8 +272,9 @@ static bool check_peer(int dev, long long v0[2][NPEER_STATS],
 			good = false;
 		}
 	}
-	say("# peer: %llu location sequences; %llu pages stayed on the peer across an access",
-	    seqs, stayed);
+	say("# peer: %llu location sequences, %llu looks with no eviction since the last",
+	    seqs, quiet);
+	say("# peer: %llu pages stayed on the peer across an access", stayed);
 	say("# peer: %llu pages or steps left open by an eviction or a soft errno",
 	    unsure);
 	return good;

@@ -157,6 +157,7 @@ struct wstats {
 	 * was conclusive), and windows an eviction made inconclusive
 	 */
 	unsigned long long peer_seqs;
+	unsigned long long peer_quiet;	/* looks no eviction overlapped */
 	unsigned long long peer_stayed;
 	unsigned long long peer_unsure;
 	unsigned long long failures;

@@ -151,6 +151,8 @@ static bool look(struct pseq *q)
 		return false;
 	ev1 = evictions();
 	quiet = ev0 >= 0 && ev1 == ev0;
+	if (quiet)
+		__atomic_add_fetch(&ws->peer_quiet, 1, __ATOMIC_RELAXED);
 	for (i = 0; i < q->n; i++)
 		if (!look_page(q, i, sx[i], sy[i], quiet))
 			return false;
