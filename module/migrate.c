@@ -134,7 +134,6 @@ void dmirror_migrate_forget(struct dmirror_device *mdev, struct mm_struct *mm,
 		dmirror_migrate_forget_dev(peer, mm, args);
 }
 
-
 /**
  * dmirror_migrate_keep() - leave pages of a window where they are
  * @mdev: the migrating device

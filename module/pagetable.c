@@ -27,15 +27,15 @@
  *
  * Two kinds of interval notifier keep the table right.
  *
- * The mirror's notifier (@notifier) spans the whole address space and
- * lives as long as the file. Its callback clears the entries of every
- * invalidated range under the mirror lock. It skips the MMU_NOTIFY_MIGRATE
- * events of this device's own migrations and of its peer group's, which
- * carry the same owner (migrate.c updates the tables of both devices
- * itself, see DOC: migration there, and DOC: peer groups in peer.c) and the MMU_NOTIFY_EXCLUSIVE events
- * of its own EXCLUSIVE (which keeps the page where it is), and for
- * non-blockable ranges it only tries the lock and refuses the
- * invalidation if it is busy.
+ * The mirror's notifier (@notifier) spans the whole address space and lives
+ * as long as the file. Its callback clears the entries of every invalidated
+ * range under the mirror lock. It skips the MMU_NOTIFY_MIGRATE events of
+ * this device's own migrations and of its peer group's, which carry the
+ * same owner (migrate.c updates the tables of both devices itself, see DOC:
+ * migration there, and DOC: peer groups in peer.c) and the
+ * MMU_NOTIFY_EXCLUSIVE events of its own EXCLUSIVE (which keeps the page
+ * where it is), and for non-blockable ranges it only tries the lock and
+ * refuses the invalidation if it is busy.
  *
  * A watch (struct dmirror_watch) is a temporary interval notifier over
  * the range one request reads the CPU page tables of: a device fault's

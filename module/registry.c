@@ -43,6 +43,8 @@ void dmirror_registry_set(unsigned int id, struct dmirror_device *mdev)
  */
 struct dmirror_device *dmirror_registry_get(unsigned int id)
 {
-	return id < DMIRROR_NDEVICES ? smp_load_acquire(&dmirror_devices[id]) :
-				       NULL;
+	if (id >= DMIRROR_NDEVICES)
+		return NULL;
+	/* Pairs with the release in dmirror_registry_set(). */
+	return smp_load_acquire(&dmirror_devices[id]);
 }

@@ -82,7 +82,7 @@ static int make_it_fail(int on)
 static const char *const points[] = {
 	"fail_chunk_add", "fail_dev_page", "fail_dev_large", "fail_sys_page",
 	"fail_sys_large", "fail_pt", "fail_pin", "fail_migrate",
-	"fail_migrate_fault",
+	"fail_migrate_fault", "fail_peer_move",
 };
 
 FIXTURE(inj) {
@@ -532,6 +532,69 @@ TEST_F(inj, fail_page_alloc)
 	}
 	EXPECT_EQ(-1L, pat_find(self->buf, 0, N, 0x1e1));
 	EXPECT_EQ(0, dmirror_dev_stat(0, "resident_pages"));
+}
+
+/* The module's peer_group parameter: 1 (Y), 0 (N), -1 unreadable. */
+static int peer_group_on(void)
+{
+	char v[4] = "";
+	int fd = open("/sys/module/hmm_dmirror/parameters/peer_group",
+		      O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (read(fd, v, sizeof(v) - 1) < 1)
+		v[0] = '?';
+	close(fd);
+	return v[0] == 'Y' ? 1 : v[0] == 'N' ? 0 : -1;
+}
+
+/*
+ * fail_peer_move refuses a window's device-to-device moves. In a peer
+ * group (peer_group=Y) MIGRATE_TO_DEV on device 1 of pages on device 0
+ * then takes them through system memory: it succeeds, the pages end on
+ * device 1, none counts as moved from the peer, device 0 counts them as
+ * gone home (which proves the point fired). Without a group device 1
+ * cannot take device 0's pages (-ENOENT) and they stay.
+ */
+TEST_F(inj, peer_move)
+{
+	long long to_sys0, from_peer1, to_dev1;
+	struct hmm_dmirror_cmd cmd;
+	int group = peer_group_on();
+	int fd1, ret;
+
+	ASSERT_LE(0, group);
+	fd1 = dmirror_open_dev(1);
+	ASSERT_GE(fd1, 0);
+	ASSERT_EQ(0, to_device(self->fd, self->buf, self->out));
+	to_sys0 = dmirror_dev_stat(0, "migrated_to_sys");
+	from_peer1 = dmirror_dev_stat(1, "migrated_from_peer");
+	to_dev1 = dmirror_dev_stat(1, "migrated_to_dev");
+
+	/* Every window refused: the range spans more than one. */
+	ret = FORCED("fail_peer_move", -1,
+		     to_dev(fd1, self->buf, self->out, N, &cmd));
+	if (group) {
+		ASSERT_EQ(0, ret);
+		EXPECT_EQ(-1L, snap_find(fd1, self->buf, N, SNAP_PRIV_RW));
+		EXPECT_EQ(0, dmirror_dev_stat(0, "resident_pages"));
+		EXPECT_EQ(N, dmirror_dev_stat(1, "resident_pages"));
+		EXPECT_EQ(to_sys0 + N, dmirror_dev_stat(0, "migrated_to_sys"));
+		EXPECT_EQ(from_peer1,
+			  dmirror_dev_stat(1, "migrated_from_peer"));
+		EXPECT_EQ(to_dev1 + N, dmirror_dev_stat(1, "migrated_to_dev"));
+		EXPECT_EQ(-1L, pat_find(self->out, 0, N, 0x1e1));
+	} else {
+		ASSERT_EQ(-ENOENT, ret);
+		EXPECT_EQ(-1L, snap_find(self->fd, self->buf, N, SNAP_PRIV_RW));
+		EXPECT_EQ(N, dmirror_dev_stat(0, "resident_pages"));
+		EXPECT_EQ(0, dmirror_dev_stat(1, "resident_pages"));
+	}
+	EXPECT_EQ(0, dmirror_dev_stat(1, "migrated_from_peer"));
+	EXPECT_EQ(0, range_ioctl(fd1, HMM_DMIRROR_RELEASE, NULL, NULL, 1, &cmd));
+	EXPECT_EQ(0, dmirror_dev_stat(1, "resident_pages"));
+	close(fd1);
 }
 
 TEST_HARNESS_MAIN
