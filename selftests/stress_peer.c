@@ -26,7 +26,10 @@
  *   a failure: nothing else moves this process's pages to a device.
  *
  * Pages seen on X after an access through Y prove that the access left
- * them there; each process must see some (wstats.peer_stayed).
+ * them there; each process must see some (wstats.peer_stayed). Each of
+ * them was on X throughout the access (nothing puts it back), so Y's
+ * peer_pages_read (peer_pages_written) must have grown by at least their
+ * number: other processes only add to it.
  */
 #include "dmirror_stress.h"
 
@@ -39,6 +42,7 @@ struct pseq {
 	int exp[STRIPE_PAGES];	/* where each page must be */
 	bool left_ok;		/* IN_Y allowed for IN_SYS (MIGRATE_TO_SYS) */
 	bool peer_access;	/* the step accessed X's pages through Y */
+	unsigned long stayed;	/* pages the last look saw stay on X */
 	long long ev;		/* evictions before the last look */
 	const char *step;
 };
@@ -131,8 +135,10 @@ static bool look_page(struct pseq *q, unsigned long i, unsigned char bx,
 	}
 	if (px == IN_SYS && e != IN_SYS)
 		unsure();
-	if (q->peer_access && e == IN_X && px == IN_X)
+	if (q->peer_access && e == IN_X && px == IN_X) {
 		__atomic_add_fetch(&ws->peer_stayed, 1, __ATOMIC_RELAXED);
+		q->stayed++;
+	}
 	/* From now on the page is where the later snapshot saw it. */
 	q->exp[i] = py;
 	return true;
@@ -147,6 +153,7 @@ static bool look(struct pseq *q)
 	bool quiet;
 
 	q->ev = evictions();
+	q->stayed = 0;
 	if (!snap(q, q->fx, q->dx, sx) || !snap(q, q->fy, q->dy, sy))
 		return false;
 	ev1 = evictions();
@@ -242,10 +249,30 @@ static bool seq_read(struct pseq *q, int fd, int dev)
 	return check_pages(q->step, q->p0, q->n, q->t->buf);
 }
 
+/*
+ * Y's counter @name must have grown since @before by the pages the last
+ * look saw stay on X across the access through Y.
+ */
+static bool peer_counted(struct pseq *q, const char *name, long long before)
+{
+	long long now = dmirror_dev_stat(q->dy, name);
+
+	if (before >= 0 && now >= 0 && now - before >= (long long)q->stayed)
+		return true;
+	if (before < 0 || now < 0)
+		fail("peer, %s: %s of dev%d cannot be read", q->step, name,
+		     q->dy);
+	else
+		fail("peer, %s: %s of dev%d grew by %lld, but %lu pages stayed on dev%d across it",
+		     q->step, name, q->dy, now - before, q->stayed, q->dx);
+	return false;
+}
+
 /* The steps, each followed by a look; false ends the sequence. */
 static bool steps(struct pseq *q)
 {
 	char s[8][80];
+	long long c0;
 	int ret;
 
 	snprintf(s[0], 80, "MIGRATE_TO_DEV via dev%d", q->dx);
@@ -266,16 +293,19 @@ static bool steps(struct pseq *q)
 		return false;
 	q->step = s[1];
 	q->peer_access = true;
-	if (!seq_read(q, q->fy, q->dy) || !look(q))
+	c0 = dmirror_dev_stat(q->dy, "peer_pages_read");
+	if (!seq_read(q, q->fy, q->dy) || !look(q) ||
+	    !peer_counted(q, "peer_pages_read", c0))
 		return false;
 	q->step = s[2];
 	q->peer_access = true;
+	c0 = dmirror_dev_stat(q->dy, "peer_pages_written");
 	ret = dev_write_own(q->t, q->fy, q->p0, q->n, opd[OP_WRITE].stable);
 	if (ret) {
 		unsure();
 		return false;
 	}
-	if (!look(q))
+	if (!look(q) || !peer_counted(q, "peer_pages_written", c0))
 		return false;
 	q->step = s[3];
 	if (!seq_read(q, q->fx, q->dx) || !look(q))
