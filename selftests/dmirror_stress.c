@@ -49,6 +49,21 @@
  * errnos. The CPU-fault point (fail_migrate_fault) stays off: it sends
  * SIGBUS, which the model cannot take.
  *
+ * -P: the module was loaded with peer_group=1 (else the run fails: the
+ * parameter must read Y; without -P it must read N). The two devices of
+ * the kind under test are then one peer group: a device maps its peer's
+ * pages where they are, MIGRATE_TO_DEV takes them from the peer, and
+ * MIGRATE_TO_SYS leaves them alone. Everything above runs as before, with
+ * the bytes and errnos checked as strictly; snapshots must show the
+ * peer's pages as _PEER (snap_valid()), and location sequences
+ * (stress_peer.c) check where each page is after each step. The run must
+ * see each of the devices' peer counters grow (peer_pages_read,
+ * peer_pages_written, migrated_from_peer, migrated_to_peer), as many
+ * pages leave a device for its peer as the peer takes from it, and each
+ * process must have seen pages stay on the peer across an access through
+ * the other device. Without -P those counters must not move. -P and -I
+ * do not go together.
+ *
  * Output: TAP, one test per device kind. Exit status 0 when all passed.
  */
 #include "dmirror_stress.h"
@@ -180,8 +195,94 @@ static bool check_counts(const struct wstats *sum)
 	return good;
 }
 
+static const char * const peer_stat[] = {
+	"peer_pages_read", "peer_pages_written", "migrated_from_peer",
+	"migrated_to_peer",
+};
+
+#define NPEER_STATS	4
+
+/* The peer counters of dev and dev + 1 into @v (-1: unreadable). */
+static void peer_stats(int dev, long long v[2][NPEER_STATS])
+{
+	unsigned int d, i;
+
+	for (d = 0; d < 2; d++)
+		for (i = 0; i < NPEER_STATS; i++)
+			v[d][i] = dmirror_dev_stat(dev + d, peer_stat[i]);
+}
+
+/*
+ * The peer counters' movement over a run: with -P each must have grown on
+ * both devices, and what left one device for its peer is what the peer
+ * took; without -P none may move. Also each process's location
+ * sequences (-P).
+ */
+static bool check_peer(int dev, long long v0[2][NPEER_STATS],
+		       long long v1[2][NPEER_STATS])
+{
+	unsigned long long seqs = 0, stayed = 0, unsure = 0, quiet = 0;
+	long long d[2][NPEER_STATS];
+	unsigned int k, i, w;
+	bool good = true;
+	char line[300];
+	size_t len;
+
+	for (k = 0; k < 2; k++) {
+		len = snprintf(line, sizeof(line), "# dev%d:", dev + k);
+		for (i = 0; i < NPEER_STATS; i++) {
+			d[k][i] = v0[k][i] < 0 || v1[k][i] < 0 ? -1 :
+				  v1[k][i] - v0[k][i];
+			if (d[k][i] < 0)
+				len += snprintf(line + len, sizeof(line) - len,
+						" %s unreadable", peer_stat[i]);
+			else
+				len += snprintf(line + len, sizeof(line) - len,
+						" %s +%lld", peer_stat[i],
+						d[k][i]);
+			if (cfg.peer && d[k][i] <= 0) {
+				say("# FAIL dev%d: %s %s", dev + k, peer_stat[i],
+				    d[k][i] < 0 ? "cannot be read" :
+				    "did not move in a peer group");
+				good = false;
+			} else if (!cfg.peer && d[k][i] > 0) {
+				say("# FAIL dev%d: %s moved by %lld without a peer group",
+				    dev + k, peer_stat[i], d[k][i]);
+				good = false;
+			}
+		}
+		if (cfg.peer || cfg.verbose)
+			say("%s", line);
+	}
+	if (!cfg.peer)
+		return good;
+	if (d[0][3] + d[1][3] != d[0][2] + d[1][2]) {
+		say("# FAIL %lld pages left a device for its peer, %lld were taken from a peer",
+		    d[0][3] + d[1][3], d[0][2] + d[1][2]);
+		good = false;
+	}
+	for (w = 0; w < cfg.procs; w++) {
+		seqs += ws_all[w].peer_seqs;
+		quiet += ws_all[w].peer_quiet;
+		stayed += ws_all[w].peer_stayed;
+		unsure += ws_all[w].peer_unsure;
+		if (!ws_all[w].peer_stayed) {
+			say("# FAIL worker %u: no page seen to stay on the peer across an access",
+			    w);
+			good = false;
+		}
+	}
+	say("# peer: %llu location sequences, %llu looks with no eviction since the last",
+	    seqs, quiet);
+	say("# peer: %llu pages stayed on the peer across an access", stayed);
+	say("# peer: %llu pages or steps left open by an eviction or a soft errno",
+	    unsure);
+	return good;
+}
+
 static bool run_kind(int num, int dev)
 {
+	long long pv0[2][NPEER_STATS], pv1[2][NPEER_STATS];
 	long long cap, ev0, ev1, mig0, mig1, res;
 	long long forced0[DMIRROR_INJECT_NPOINTS];
 	struct wstats sum = { 0 };
@@ -215,14 +316,16 @@ static bool run_kind(int num, int dev)
 	if (cfg.np + cfg.threads * SHARED_PAGES > MAX_PAGES)
 		cfg.np = MAX_PAGES - 2 * MAX_RANGE;
 
-	say("# dev%d (%s) with dev%d and %s, %u s",
+	say("# dev%d (%s) with dev%d%s and %s, %u s",
 	    dev, is_coherent(dev) ? "device-coherent" : "device-private",
-	    cfg.dev_b, cfg.dev_x < 0 ? "no other kind" :
+	    cfg.dev_b, cfg.peer ? " (one peer group)" : "",
+	    cfg.dev_x < 0 ? "no other kind" :
 	    cfg.dev_x ? "dev2" : "dev0", cfg.duration);
 	say("# %u processes x %u threads, %lu pages (%lu MiB) each; device capacity %lld pages",
 	    cfg.procs, cfg.threads, cfg.np, cfg.np / 256, cap);
 	ev0 = dev_stat(dev, "evicted_pages") + dev_stat(dev + 1, "evicted_pages");
 	mig0 = dev_stat(dev, "migrated_to_dev");
+	peer_stats(dev, pv0);
 
 	for (w = 0; cfg.inject && w < DMIRROR_INJECT_NPOINTS; w++)
 		forced0[w] = dmirror_inject_forced(w);
@@ -292,6 +395,9 @@ static bool run_kind(int num, int dev)
 	if (cfg.verbose || cfg.inject || sum.failures || !good)
 		print_stats(&sum);
 	if (!hung && cfg.inject && !check_injected(&sum, forced0))
+		good = false;
+	peer_stats(dev, pv1);
+	if (!hung && !check_peer(dev, pv0, pv1))
 		good = false;
 	ev1 = dev_stat(dev, "evicted_pages") + dev_stat(dev + 1, "evicted_pages");
 	mig1 = dev_stat(dev, "migrated_to_dev");
@@ -410,6 +516,29 @@ static void inject_on(void)
 	}
 }
 
+/*
+ * -P needs the module's peer_group parameter to read Y, and a run without
+ * it needs N: the model of the one cannot judge the other. An unreadable
+ * parameter is a module without peer groups (N).
+ */
+static bool peer_group_matches(void)
+{
+	int yn = dmirror_param_yn("peer_group");
+
+	if (cfg.peer && yn != 1) {
+		say("Bail out! -P: hmm_dmirror has no peer group (%s/peer_group %s)",
+		    DMIRROR_PARAM_DIR, yn ? "cannot be read" : "reads N");
+		say("# load it with peer_group=1 for -P");
+		return false;
+	}
+	if (!cfg.peer && yn == 1) {
+		say("Bail out! hmm_dmirror has a peer group (%s/peer_group reads Y): use -P",
+		    DMIRROR_PARAM_DIR);
+		return false;
+	}
+	return true;
+}
+
 static unsigned long long parse_ops(const char *list)
 {
 	unsigned long long mask = 0;
@@ -437,7 +566,7 @@ static void help(const char *prog)
 
 	fprintf(stderr,
 		"usage: %s [-d seconds] [-t threads] [-p processes] [-D dev] [-s seed]\n"
-		"          [-m MiB per process] [-o op,op,...] [-F prio] [-I pct] [-v]\n"
+		"          [-m MiB per process] [-o op,op,...] [-F prio] [-I pct | -P] [-v]\n"
 		"  -D 0|2   device-private (0, with 1) or device-coherent (2, with 3);\n"
 		"           default: both kinds present\n"
 		"  -m       private memory per process; default: the processes together\n"
@@ -447,6 +576,8 @@ static void help(const char *prog)
 		"  -I       the module's fault injection (debugfs hmm_dmirror/fail_*) at\n"
 		"           pct percent (1-100) for the worker threads; all points but\n"
 		"           fail_migrate_fault, whose SIGBUS this test cannot take\n"
+		"  -P       hmm_dmirror was loaded with peer_group=1: the two devices\n"
+		"           of a kind are a peer group; check its behaviour too\n"
 		"  -o       only these operations:", prog, MAX_FIFO);
 	for (op = 0; op < OP_NR; op++)
 		fprintf(stderr, " %s", opd[op].name);
@@ -460,7 +591,7 @@ int main(int argc, char **argv)
 	bool seeded = false, good = true;
 	char inj[16];
 
-	while ((opt = getopt(argc, argv, "d:t:p:D:s:m:o:F:I:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "d:t:p:D:s:m:o:F:I:Pvh")) != -1) {
 		switch (opt) {
 		case 'd':
 			cfg.duration = strtoul(optarg, NULL, 0);
@@ -492,6 +623,9 @@ int main(int argc, char **argv)
 			if (!cfg.inject || cfg.inject > 100)
 				help(argv[0]);
 			break;
+		case 'P':
+			cfg.peer = true;
+			break;
 		case 'v':
 			cfg.verbose = 1;
 			break;
@@ -501,7 +635,7 @@ int main(int argc, char **argv)
 	}
 	if (!cfg.threads || cfg.threads > MAX_THREADS || !cfg.procs ||
 	    cfg.procs > MAX_PROCS || (dev != -1 && dev != 0 && dev != 2) ||
-	    cfg.fifo + cfg.threads > MAX_FIFO)
+	    cfg.fifo + cfg.threads > MAX_FIFO || (cfg.peer && cfg.inject))
 		help(argv[0]);
 	if (!seeded)
 		cfg.seed = (unsigned long long)time(NULL) ^
@@ -529,13 +663,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	say("TAP version 13");
+	if (!peer_group_matches())
+		return 1;
 	if (cfg.inject)
 		inject_on();
 	say("1..%d", ndev);
 	snprintf(inj, sizeof(inj), " -I %u", cfg.inject);
-	say("# dmirror_stress -d %u -t %u -p %u -F %u%s -s %#llx%s (replay with this seed)",
+	say("# dmirror_stress -d %u -t %u -p %u -F %u%s%s -s %#llx%s (replay with this seed)",
 	    cfg.duration, cfg.threads, cfg.procs, cfg.fifo,
-	    cfg.inject ? inj : "", cfg.seed,
+	    cfg.inject ? inj : "", cfg.peer ? " -P" : "", cfg.seed,
 	    cfg.opmask != ~0ULL ? " -o ..." : "");
 	for (i = 0; i < ndev; i++) {
 		int fd = dmirror_open_dev(devs[i]);

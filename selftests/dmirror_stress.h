@@ -2,9 +2,10 @@
 /*
  * dmirror_stress: what its files share. dmirror_stress.c says what the
  * test does; stress_model.c holds the model, stress_ops.c and
- * stress_own.c the operations, stress_worker.c the driver loop of a
- * worker process and dmirror_stress.c the main process. Each file
- * calls only those listed before it.
+ * stress_own.c the operations, stress_peer.c the location checks of a
+ * peer group (-P), stress_worker.c the driver loop of a worker process
+ * and dmirror_stress.c the main process. Each file calls only those
+ * listed before it.
  */
 #ifndef _DMIRROR_STRESS_H
 #define _DMIRROR_STRESS_H
@@ -62,7 +63,7 @@ enum {
 	OP_NR_IOCTL,
 	OP_CPU_PROBE = OP_NR_IOCTL, OP_CPU_WRITE, OP_CPU_VERIFY, OP_DEV_WRITE,
 	OP_DONTNEED, OP_REMAP, OP_HOLE, OP_MPROTECT, OP_FORK, OP_REOPEN,
-	OP_EXCL_REVOKE, OP_SHARED, OP_SWEEP, OP_FAIL_ALLOC,
+	OP_EXCL_REVOKE, OP_SHARED, OP_SWEEP, OP_FAIL_ALLOC, OP_PEER,
 	OP_NR
 };
 
@@ -150,6 +151,15 @@ struct wstats {
 	/* results accepted only because of -I: proof that it fired */
 	unsigned long long injected[OP_NR_IOCTL];
 	unsigned long long pages_checked;
+	/*
+	 * -P: location sequences run (op_peer()), pages seen to stay on the
+	 * peer across a device access while nothing was evicted (the check
+	 * was conclusive), and windows an eviction made inconclusive
+	 */
+	unsigned long long peer_seqs;
+	unsigned long long peer_quiet;	/* looks no eviction overlapped */
+	unsigned long long peer_stayed;
+	unsigned long long peer_unsure;
 	unsigned long long failures;
 	unsigned int msgs;
 	int done;
@@ -171,6 +181,11 @@ struct cfg {
 	 * another device cannot come home (probed, dmirror_stress.c)
 	 */
 	unsigned int inj_fault;
+	/*
+	 * -P: the module was loaded with peer_group=1: dev_a and dev_b are
+	 * one peer group (stress_peer.c)
+	 */
+	bool peer;
 	int verbose;
 };
 
@@ -207,6 +222,12 @@ extern unsigned int *write_token;	/* shared by all workers */
 extern double t_end;
 extern unsigned long long last_release_ms;
 extern int stop;
+/*
+ * -P: every operation of a worker thread runs under the read side; a
+ * location sequence (op_peer()) takes the write side, so that within its
+ * process only it touches its pages (other processes can only evict).
+ */
+extern pthread_rwlock_t peer_lock;
 
 struct thr {
 	unsigned int id;
@@ -268,7 +289,7 @@ int do_ioctl(unsigned int op, int fd, unsigned long p0,
 	     unsigned long n, void *ptr, struct hmm_dmirror_cmd *cmd);
 bool judge(unsigned int op, int ret, unsigned int allowed, int dev,
 	   unsigned long p0, unsigned long n, const char *why);
-bool snap_valid(unsigned char b);
+bool snap_valid(unsigned char b, int dev);
 unsigned long hot_stripe(void);
 void op_read(struct thr *t, unsigned int op);
 void op_to_dev(struct thr *t);
@@ -281,6 +302,12 @@ void on_fault(int sig, siginfo_t *si, void *uc);
 void op_cpu_probe(struct thr *t);
 
 /* stress_own.c */
+void own_range(struct thr *t, unsigned long *s, unsigned long *p0,
+	       unsigned long *n);
+void cpu_write(unsigned long p0, unsigned long n);
+bool cpu_verify(const char *what, unsigned long p0, unsigned long n);
+int dev_write_own(struct thr *t, int fd, unsigned long p0, unsigned long n,
+		  unsigned int allowed);
 void op_cpu_write(struct thr *t);
 void op_cpu_verify(struct thr *t);
 void op_dev_write(struct thr *t);
@@ -295,6 +322,9 @@ void op_shared(struct thr *t);
 void sweep(struct thr *t, int fd, unsigned long p0, unsigned long n);
 void op_sweep(struct thr *t);
 void op_fork(struct thr *t);
+
+/* stress_peer.c */
+void op_peer(struct thr *t);
 
 /* stress_worker.c */
 int set_fifo(unsigned int prio);

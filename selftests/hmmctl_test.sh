@@ -55,8 +55,12 @@ json_num() {
 	printf '%s\n' "$out" | sed -n "s/.*\"$1\":\([0-9-]*\).*/\1/p" | head -n 1
 }
 
+# The module's peer groups (peer_group=1): Y or N; the normal suite loads
+# it without them.
+pg=$(cat /sys/module/hmm_dmirror/parameters/peer_group 2>/dev/null)
+
 echo "TAP version 13"
-echo "1..29"
+echo "1..33"
 
 # Help, usage errors and exit codes.
 hc --help
@@ -133,9 +137,17 @@ expect "snapshot: PROT_NONE pages are errors" 0 '"rle":"S*2 !*2 S"' \
 # hmm_range_fault() reports only the device's own private pages without
 # faulting: another device's show as "not mapped" on every supported
 # kernel (dmirror_migrate_evict_test checks the same byte).
-hc snapshot --layout 2O --json
-expect "snapshot: another device's private pages are not mapped" 0 \
-	'"rle":".*2"'
+# In a peer group (peer_group=1) the device maps them where they are.
+if [ "$pg" = Y ]; then
+	hc snapshot --layout '2D,2O'
+	expect "snapshot in a peer group: the peer's private pages" 0 \
+		"snapshot (4 pages): D*2 P*2" \
+		"P  private memory of the peer (dev1), writable"
+else
+	hc snapshot --layout 2O --json
+	expect "snapshot: another device's private pages are not mapped" 0 \
+		'"rle":".*2"'
+fi
 hc snapshot --thp --json
 expect "snapshot --thp: a PMD mapping" 0 '"rle":"H*512"' '"byte":6,'
 hc snapshot --layout 4q
@@ -155,6 +167,40 @@ expect "read through a coherent device" 0 "snapshot (8 pages): S*8"
 hc migrate --dev 2 --json
 expect "migrate to a coherent device" 0 '"on_device":16' \
 	'"after_migrate":{"pages":16,"rle":"C*16"'
+# The other coherent device's pages: K without a group, Q (the peer's,
+# named in the legend) in one.
+if [ "$pg" = Y ]; then
+	hc snapshot --dev 2 --layout '2C,2K'
+	expect "snapshot in a coherent peer group: the peer's pages" 0 \
+		"snapshot (4 pages): C*2 Q*2" \
+		"Q  coherent memory of the peer (dev3), writable"
+else
+	hc snapshot --dev 2 --layout '2C,2K'
+	expect "snapshot: the other coherent device's pages" 0 \
+		"snapshot (4 pages): C*2 K*2" \
+		"K  another device's coherent memory, writable"
+fi
+
+# The peer group of a device, and its counters.
+hc read --pages 4
+if [ "$pg" = Y ]; then
+	expect "read: the device's peer group" 0 \
+		"$(line "peer group" "dev0 and dev1 (device-private)")"
+else
+	expect "read: no peer group" 0 \
+		"$(line "peer group" "no peer group (peer_group reads N)")"
+fi
+hc read --dev 1 --pages 4 --json
+if [ "$pg" = Y ]; then
+	expect "read --json: the peer of dev1 is dev0" 0 \
+		'"peer_group":true,"peer":0'
+else
+	expect "read --json: no peer group" 0 '"peer_group":false,"peer":-1'
+fi
+hc stats --dev 1
+expect "stats: the peer counters and the group" 0 "peer_pages_read" \
+	"peer_pages_written" "migrated_from_peer" "migrated_to_peer" \
+	"peer group"
 
 
 # The narrated demo.

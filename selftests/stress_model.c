@@ -71,6 +71,7 @@ const struct opdesc opd[OP_NR] = {
 	[OP_SHARED] = { "shared", 0, 0, 0, 4 },
 	[OP_SWEEP] = { "sweep", 0, 0, 0, 1 },
 	[OP_FAIL_ALLOC] = { "fail_alloc", 0, 0, 0, 2 },
+	[OP_PEER] = { "peer", 0, 0, 0, 2 },	/* -P only */
 };
 
 struct cfg cfg = {
@@ -94,6 +95,7 @@ unsigned int *write_token;	/* shared by all workers */
 double t_end;
 unsigned long long last_release_ms;
 int stop;
+pthread_rwlock_t peer_lock;
 __thread struct thr *cur;
 __thread sigjmp_buf probe_jmp;
 __thread int probing;

@@ -91,10 +91,19 @@ bool judge(unsigned int op, int ret, unsigned int allowed, int dev,
 	return false;
 }
 
-/* Bytes a snapshot may contain at all. */
-bool snap_valid(unsigned char b)
+/*
+ * Bytes a snapshot through device @dev may contain at all. A device-private
+ * device never sees coherent memory as its own, nor a coherent one private
+ * memory (another device's private pages are NONE to it). A peer's pages
+ * are _PEER exactly in a peer group (-P): there the two devices of the
+ * kind under test are one group, so a coherent device sees the other
+ * coherent device's pages as _PEER, never as _REMOTE; a private device
+ * sees the coherent ones as _REMOTE either way.
+ */
+bool snap_valid(unsigned char b, int dev)
 {
 	unsigned char loc = b & 0xf0, acc = b & 3, size = b & 0xc;
+	bool coh = is_coherent(dev);
 
 	if (b == HMM_DMIRROR_PROT_ERROR || b == HMM_DMIRROR_PROT_NONE)
 		return true;
@@ -104,12 +113,19 @@ bool snap_valid(unsigned char b)
 		return false;
 	switch (loc) {
 	case HMM_DMIRROR_PROT_NONE:
-	case HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL:
-	case HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL:
-	case HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE:
 		return true;
 	case HMM_DMIRROR_PROT_ZERO:
 		return acc == HMM_DMIRROR_PROT_READ && !size;
+	case HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL:
+		return !coh;
+	case HMM_DMIRROR_PROT_DEV_PRIVATE_PEER:
+		return !coh && cfg.peer;
+	case HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL:
+		return coh;
+	case HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE:
+		return !coh || !cfg.peer;
+	case HMM_DMIRROR_PROT_DEV_COHERENT_PEER:
+		return coh && cfg.peer;
 	}
 	return false;
 }
@@ -258,8 +274,8 @@ void op_snapshot(struct thr *t)
 		 * 0xff is possible on a mapped range too: another device's
 		 * private THP (a core quirk of Linux 7.3).
 		 */
-		if (!snap_valid(b)) {
-			fail("snapshot via dev%d: page %lu (%p) byte %#x is not a valid encoding",
+		if (!snap_valid(b, dev_of_fd(t, fd))) {
+			fail("snapshot via dev%d: page %lu (%p) byte %#x is no encoding here",
 			     dev_of_fd(t, fd), p0 + i, page_addr(p0 + i), b);
 			return;
 		}

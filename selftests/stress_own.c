@@ -7,8 +7,8 @@
 /* ---- operations of an owner on its own pages ------------------------------------- */
 
 /* A random stripe of ours and a random part of it. */
-static void own_range(struct thr *t, unsigned long *s, unsigned long *p0,
-		      unsigned long *n)
+void own_range(struct thr *t, unsigned long *s, unsigned long *p0,
+	       unsigned long *n)
 {
 	unsigned long mine = (nstripes - t->id + cfg.threads - 1) / cfg.threads;
 	unsigned long first, len;
@@ -41,7 +41,8 @@ static void new_gens(unsigned long p0, unsigned long n, unsigned char *buf,
 	}
 }
 
-static void cpu_write(unsigned long p0, unsigned long n)
+/* New generations in pages [p0, p0 + n) of ours, written by the CPU. */
+void cpu_write(unsigned long p0, unsigned long n)
 {
 	unsigned int gens[MAX_RANGE];
 	unsigned long i;
@@ -54,7 +55,8 @@ static void cpu_write(unsigned long p0, unsigned long n)
 	}
 }
 
-static bool cpu_verify(const char *what, unsigned long p0, unsigned long n)
+/* Our pages [p0, p0 + n) read by the CPU must be what we wrote. */
+bool cpu_verify(const char *what, unsigned long p0, unsigned long n)
 {
 	unsigned long i;
 
@@ -100,9 +102,12 @@ static int do_write(int fd, unsigned long p0, unsigned long n, void *buf,
 	return ret;
 }
 
-/* Write new generations through a device; the owner knows the result. */
-static void dev_write_own(struct thr *t, int fd, unsigned long p0,
-			  unsigned long n, unsigned int allowed)
+/*
+ * Write new generations through a device; the owner knows the result.
+ * Return: the WRITE's result (-EAGAIN: not issued).
+ */
+int dev_write_own(struct thr *t, int fd, unsigned long p0, unsigned long n,
+		  unsigned int allowed)
 {
 	unsigned int gens[MAX_RANGE];
 	struct hmm_dmirror_cmd cmd;
@@ -116,7 +121,7 @@ static void dev_write_own(struct thr *t, int fd, unsigned long p0,
 	new_gens(p0, n, t->wbuf, gens);
 	ret = do_write(fd, p0, n, t->wbuf, &cmd);
 	if (ret == -EAGAIN)
-		return;
+		return ret;
 	judge(OP_WRITE, ret, allowed, dev_of_fd(t, fd), p0, n, "own pages");
 	for (i = 0; i < n; i++) {
 		if (!ret) {
@@ -129,6 +134,7 @@ static void dev_write_own(struct thr *t, int fd, unsigned long p0,
 	if (!ret && cmd.cpages != n)
 		fail("write: cpages %llu for %lu pages",
 		     (unsigned long long)cmd.cpages, n);
+	return ret;
 }
 
 /* Read own pages through a device and compare. */
@@ -273,7 +279,7 @@ static void own_state_checks(struct thr *t, unsigned long s,
 		for (i = 0; i < n; i++) {
 			unsigned char b = t->snap[i];
 			bool good = gone ? b == HMM_DMIRROR_PROT_ERROR :
-				snap_valid(b) && b != HMM_DMIRROR_PROT_ERROR &&
+				snap_valid(b, dev) && b != HMM_DMIRROR_PROT_ERROR &&
 				!(b & HMM_DMIRROR_PROT_WRITE);
 
 			if (!good) {

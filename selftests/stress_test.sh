@@ -14,6 +14,14 @@
 #                   (default 10; its threads at 10, 11, 12, watchdogs 13)
 #   FUZZ_ARGS       more dmirror_fuzz options (e.g. -s SEED)
 #   INJECT_PCT      percentage of the fault-injection runs (-I; default 2)
+#   PEER_SECONDS    duration of the coherent peer-group run (--peer;
+#                   default a quarter of STRESS_SECONDS, at least 5)
+# Options:
+#   --peer  hmm_dmirror was loaded with peer_group=1: run only the stress
+#           of the peer groups (dmirror_stress -P): the device-private pair
+#           for STRESS_SECONDS, then, when the module has coherent devices,
+#           the coherent pair for PEER_SECONDS; and exit. A module without
+#           the group fails (dmirror_stress -P says why).
 # Output: TAP. Exit status 0 when every run passed.
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,6 +63,39 @@ inject_off() {
 	done
 }
 
+# The module makes the coherent devices exactly when it was loaded with
+# both windows (the test VM always does); then they must be there.
+spm0=$(cat /sys/module/hmm_dmirror/parameters/spm_addr_dev0 2>/dev/null)
+
+if [ "$1" = "--peer" ]; then
+	peer_s=${PEER_SECONDS:-$((stress_s / 4))}
+	[ "$peer_s" -lt 5 ] && peer_s=5
+	echo "TAP version 13"
+	echo "1..2"
+	# shellcheck disable=SC2086
+	run "stress, device-private peer group (dev0, dev1)" "$stress_s" \
+		"$here/dmirror_stress" -P -d "$stress_s" -D 0 $STRESS_ARGS
+	if [ -n "$spm0" ] && [ "$spm0" != 0 ]; then
+		# shellcheck disable=SC2086
+		run "stress, device-coherent peer group (dev2, dev3)" \
+			"$peer_s" "$here/dmirror_stress" -P -d "$peer_s" -D 2 \
+			$STRESS_ARGS
+	elif [ -z "$spm0" ]; then
+		n=$((n + 1))
+		failed=$((failed + 1))
+		echo "not ok $n stress, device-coherent peer group: cannot read the module parameter spm_addr_dev0"
+	else
+		n=$((n + 1))
+		why="hmm_dmirror was loaded without coherent windows (spm_addr_dev0=0)"
+		echo "ok $n stress, device-coherent peer group # SKIP $why"
+	fi
+	[ "$failed" -eq 0 ]
+	exit
+elif [ $# -gt 0 ]; then
+	echo "usage: $0 [--peer]" >&2
+	exit 2
+fi
+
 echo "TAP version 13"
 echo "1..6"
 # shellcheck disable=SC2086
@@ -68,9 +109,6 @@ run "stress, device-private (dev0, dev1)" "$stress_s" \
 run "stress, device-private, SCHED_FIFO (dev0, dev1; $(nproc) CPU)" \
 	"$stress_s" "$here/dmirror_stress" -d "$stress_s" -D 0 \
 	-F "${FIFO_PRIO:-10}" $STRESS_ARGS
-# The module makes the coherent devices exactly when it was loaded with
-# both windows (the test VM always does); then they must be there.
-spm0=$(cat /sys/module/hmm_dmirror/parameters/spm_addr_dev0 2>/dev/null)
 if [ -n "$spm0" ] && [ "$spm0" != 0 ]; then
 	# shellcheck disable=SC2086
 	run "stress, device-coherent (dev2, dev3)" "$stress_s" \

@@ -7,16 +7,22 @@
 
 /* ---- threads and workers ------------------------------------------------------------- */
 
+/* Operation @op is on: in -o's list, and the location sequence with -P. */
+static bool op_on(unsigned int op)
+{
+	return (cfg.opmask & (1ULL << op)) && (op != OP_PEER || cfg.peer);
+}
+
 static unsigned int pick_op(struct thr *t)
 {
 	unsigned int total = 0, op, r;
 
 	for (op = 0; op < OP_NR; op++)
-		if (cfg.opmask & (1ULL << op))
+		if (op_on(op))
 			total += opd[op].weight;
 	r = rnd_below(t, total);
 	for (op = 0; op < OP_NR; op++) {
-		if (!(cfg.opmask & (1ULL << op)))
+		if (!op_on(op))
 			continue;
 		if (r < opd[op].weight)
 			return op;
@@ -28,7 +34,8 @@ static unsigned int pick_op(struct thr *t)
 /*
  * After the run's duration: an ioctl kind this process has not yet had
  * MIN_OK successes of (RELEASE: one), as the operation that issues it, or
- * OP_NR when none is missing. With all operations on only: so that a slow
+ * OP_NR when none is missing. With -P, also a location sequence until one
+ * saw pages stay on the peer. With all operations on only: so that a slow
  * machine still checks every kind, without a goal on speed.
  */
 static unsigned int missing_op(void)
@@ -46,6 +53,8 @@ static unsigned int missing_op(void)
 		if (ok < min_ok(op))
 			return op == OP_WRITE ? OP_DEV_WRITE : op;
 	}
+	if (cfg.peer && !__atomic_load_n(&ws->peer_stayed, __ATOMIC_RELAXED))
+		return OP_PEER;
 	return OP_NR;
 }
 
@@ -64,9 +73,27 @@ int set_fifo(unsigned int prio)
 	return pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 }
 
+/* -P: the read side of peer_lock for @op, the write side for OP_PEER. */
+static void peer_lock_op(unsigned int op)
+{
+	if (!cfg.peer)
+		return;
+	if (op == OP_PEER)
+		pthread_rwlock_wrlock(&peer_lock);
+	else
+		pthread_rwlock_rdlock(&peer_lock);
+}
+
+static void peer_unlock(void)
+{
+	if (cfg.peer)
+		pthread_rwlock_unlock(&peer_lock);
+}
+
 static void *thread_main(void *arg)
 {
 	struct thr *t = arg;
+	unsigned long p, part;
 	int err;
 
 	cur = t;
@@ -88,8 +115,14 @@ static void *thread_main(void *arg)
 			     strerror(err));
 	}
 	/* Thread 0 fills the device first, so that it evicts early. */
-	if (!t->id && (cfg.opmask & (1ULL << OP_SWEEP)))
-		sweep(t, fd_a, 0, cfg.np);
+	/* -P: in parts, so that a location sequence waits little. */
+	part = cfg.peer ? 8 * MAX_RANGE : cfg.np;
+	for (p = 0; !t->id && (cfg.opmask & (1ULL << OP_SWEEP)) && p < cfg.np;
+	     p += part) {
+		peer_lock_op(OP_SWEEP);
+		sweep(t, fd_a, p, cfg.np - p < part ? cfg.np - p : part);
+		peer_unlock();
+	}
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		unsigned int op;
 
@@ -101,6 +134,7 @@ static void *thread_main(void *arg)
 			break;
 		if (op == OP_NR)
 			break;
+		peer_lock_op(op);
 		switch (op) {
 		case OP_READ:
 			op_read(t, OP_READ);
@@ -168,7 +202,11 @@ static void *thread_main(void *arg)
 		case OP_FAIL_ALLOC:
 			op_fail_alloc(t);
 			break;
+		case OP_PEER:
+			op_peer(t);
+			break;
 		}
+		peer_unlock();
 	}
 	__atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
 	return NULL;
@@ -335,6 +373,16 @@ int worker(unsigned int id)
 
 	proc_id = id;
 	ws = &ws_all[id];
+	if (cfg.peer) {
+		pthread_rwlockattr_t attr;
+
+		/* A sequence must not wait for the readers forever. */
+		pthread_rwlockattr_init(&attr);
+		pthread_rwlockattr_setkind_np(&attr,
+					      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&peer_lock, &attr);
+		pthread_rwlockattr_destroy(&attr);
+	}
 	sa.sa_sigaction = on_fault;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigaction(SIGSEGV, &sa, NULL);

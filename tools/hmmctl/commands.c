@@ -56,6 +56,7 @@ static int run_start(struct run *r, unsigned long def_pages)
 	snprintf(s, sizeof(s), "/dev/hmm_dmirror%d", hc_opt.dev);
 	hc_out_str("device", "device", s);
 	hc_out_num("dev", NULL, hc_opt.dev);
+	hc_out_group(hc_opt.dev);
 	hc_out_num("pages", NULL, pages);
 	hc_out_num("addr", NULL, (long long)addr_of(r));
 	snprintf(s, sizeof(s), "%lu pages at %p%s", pages, r->b.addr,
@@ -412,6 +413,7 @@ int hc_cmd_snapshot(void)
 		snprintf(s, sizeof(s), "/dev/hmm_dmirror%d", hc_opt.dev);
 		hc_out_str("device", "device", s);
 		hc_out_num("dev", NULL, hc_opt.dev);
+		hc_out_group(hc_opt.dev);
 		hc_out_str("layout", "layout", layout);
 		ret = hc_snapshot(fd, &b, bytes);
 	}

@@ -174,6 +174,7 @@ int hc_cmd_demo(void)
 	hc_say("hmmctl demo: a process's memory seen, moved and given back by an HMM device (%s)",
 	       s);
 	hc_out_str("device", NULL, s);
+	hc_out_group(hc_opt.dev);
 
 	d.stats = !hc_stats_dev(hc_opt.dev, &d.before);
 	ret = hc_open(hc_opt.dev, &d.fd);

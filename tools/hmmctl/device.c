@@ -154,3 +154,63 @@ int hc_default_other(int dev)
 {
 	return dev ^ 1;
 }
+
+/**
+ * hc_peer_group() - the module's peer_group parameter
+ *
+ * Return: 1 when it reads Y, 0 for N, -1 when it cannot be read (no
+ * module, or one without peer groups).
+ */
+int hc_peer_group(void)
+{
+	char c = 0;
+	FILE *f;
+
+	f = fopen(HC_PEER_GROUP_PARAM, "re");
+	if (!f)
+		return -1;
+	if (fread(&c, 1, 1, f) != 1)
+		c = 0;
+	fclose(f);
+	return c == 'Y' ? 1 : c == 'N' ? 0 : -1;
+}
+
+/*
+ * The peer of device @dev: in a group the two device-private devices (0
+ * and 1) are one group and the two device-coherent ones (2 and 3)
+ * another, so the peer is the other of the pair. -1 outside a group.
+ */
+int hc_peer_of(int dev)
+{
+	if (dev < 0 || dev > 3 || hc_peer_group() != 1)
+		return -1;
+	return dev ^ 1;
+}
+
+/**
+ * hc_out_group() - say whether @dev is in a peer group, and with which
+ * device
+ * @dev: the device
+ *
+ * Text: a "peer group" line; JSON: "peer_group" (true/false) and "peer"
+ * (the peer's number, -1 for none).
+ */
+void hc_out_group(int dev)
+{
+	int yn = hc_peer_group(), peer = hc_peer_of(dev);
+	char s[160];
+
+	if (peer >= 0)
+		snprintf(s, sizeof(s),
+			 "dev%d and dev%d (%s): each maps the other's pages where they are",
+			 dev < peer ? dev : peer, dev < peer ? peer : dev,
+			 hc_dev_coherent(dev) ? "device-coherent" :
+			 "device-private");
+	else
+		snprintf(s, sizeof(s), "no peer group (peer_group %s)",
+			 yn < 0 ? "cannot be read" :
+			 yn ? "reads Y; not for this device" : "reads N");
+	hc_say("%-27s %s", "peer group", s);
+	hc_out_bool("peer_group", NULL, peer >= 0);
+	hc_out_num("peer", NULL, peer);
+}

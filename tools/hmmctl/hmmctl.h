@@ -67,6 +67,12 @@ int hc_ioctl(int fd, unsigned long req, const char *name,
 bool hc_dev_coherent(int dev);
 int hc_default_other(int dev);
 
+#define HC_PEER_GROUP_PARAM	"/sys/module/hmm_dmirror/parameters/peer_group"
+
+int hc_peer_group(void);
+int hc_peer_of(int dev);
+void hc_out_group(int dev);
+
 /* Buffers (buffer.c). */
 struct hc_buf {
 	unsigned char *addr;	/* first page */

@@ -100,9 +100,14 @@ static const struct hc_command {
 	  "read-only, upper case writable; S/s system memory, H/h PMD-mapped,\n"
 	  "G/g PUD-mapped, z zero page, y huge zero page, D/d this device's\n"
 	  "private memory, O/o another device's, C/c this device's coherent\n"
-	  "memory, K/k another device's, . not mapped, ! error, ? not in the ABI.\n"
+	  "memory, K/k another device's, P/p the peer's private memory, Q/q the\n"
+	  "peer's coherent memory, . not mapped, ! error, ? not in the ABI.\n"
 	  "Another device's private pages show as '.': hmm_range_fault() reports\n"
-	  "only the device's own private pages without faulting.\n" },
+	  "only the device's own private pages without faulting. In a peer group\n"
+	  "(module parameter peer_group=1: devices 0 and 1 are one group, 2 and\n"
+	  "3 another) the device maps its peer's pages where they are: they show\n"
+	  "as P (or Q), and the legend names the peer. Every command says whether\n"
+	  "--dev is in a peer group, and with which device.\n" },
 	{ "exclusive", hc_cmd_exclusive, O_COMMON | O_BUF,
 	  "make a buffer device-exclusive, then revoke it with the CPU",
 	  "The CPU writes the pattern, EXCLUSIVE gives the device atomic access\n"
@@ -121,8 +126,11 @@ static const struct hc_command {
 	{ "stats", hc_cmd_stats, O_COMMON | O_ALL,
 	  "show the module's counters (debugfs), per device and per mm",
 	  "Prints /sys/kernel/debug/hmm_dmirror/dev<N>/stats for --dev (or\n"
-	  "every device with --all) and mm/<tgid>/stats of every address space\n"
-	  "with a device open. Opens no device itself.\n" },
+	  "every device with --all), with the device's peer group, and\n"
+	  "mm/<tgid>/stats of every address space with a device open: every\n"
+	  "counter the module lists (peer_pages_read, peer_pages_written,\n"
+	  "migrated_from_peer and migrated_to_peer count a peer group's\n"
+	  "accesses and device-to-device migrations). Opens no device itself.\n" },
 	{ "demo", hc_cmd_demo, O_COMMON | O_PAGES,
 	  "narrated tour: mirror, migrate, CPU fault, snapshot, counters",
 	  "Walks one buffer (default 8 pages) through: CPU write, device READ\n"

@@ -42,24 +42,40 @@ static const struct {
 	{ 'C', "this device's coherent memory, writable" },
 	{ 'k', "another device's coherent memory, read-only" },
 	{ 'K', "another device's coherent memory, writable" },
+	{ 'p', "private memory of the peer%s, read-only" },
+	{ 'P', "private memory of the peer%s, writable" },
+	{ 'q', "coherent memory of the peer%s, read-only" },
+	{ 'Q', "coherent memory of the peer%s, writable" },
 	{ '?', "a byte outside the ABI" },
 };
 
-static const char *snap_what(char c)
+/*
+ * The meaning of character @c, in @buf. A peer's pages are seen through
+ * --dev (every snapshot hmmctl prints is): the peer is named when the
+ * group is known.
+ */
+static const char *snap_what(char c, char *buf, size_t len)
 {
+	int peer = hc_peer_of(hc_opt.dev);
+	char name[24] = "";
 	size_t i;
 
+	if (peer >= 0)
+		snprintf(name, sizeof(name), " (dev%d)", peer);
 	for (i = 0; i < ARRAY_SIZE(hc_alphabet); i++)
-		if (hc_alphabet[i].c == c)
-			return hc_alphabet[i].what;
+		if (hc_alphabet[i].c == c) {
+			snprintf(buf, len, hc_alphabet[i].what, name);
+			return buf;
+		}
 	return "?";
 }
 
 /* The character of one HMM_DMIRROR_SNAPSHOT byte. */
 char hc_snap_char(unsigned char b)
 {
-	static const char dev[4][2] = {
+	static const char dev[6][2] = {
 		{ 'd', 'D' }, { 'o', 'O' }, { 'c', 'C' }, { 'k', 'K' },
+		{ 'p', 'P' }, { 'q', 'Q' },
 	};
 	bool w = ACCESS(b) == HMM_DMIRROR_PROT_WRITE;
 
@@ -86,6 +102,8 @@ char hc_snap_char(unsigned char b)
 	case HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE:
 	case HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL:
 	case HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE:
+	case HMM_DMIRROR_PROT_DEV_PRIVATE_PEER:
+	case HMM_DMIRROR_PROT_DEV_COHERENT_PEER:
 		return dev[(LOC(b) - HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL) >> 4][w];
 	}
 	return '?';
@@ -157,7 +175,7 @@ static void snap_rle(FILE *f, const char *chars, unsigned long n, bool wrap)
 void hc_snap_print(const char *key, const unsigned char *bytes,
 		   unsigned long n, bool legend)
 {
-	char *chars, *json = NULL, *text = NULL, label[64];
+	char *chars, *json = NULL, *text = NULL, label[64], what[96];
 	bool seen[256] = { false };
 	size_t jlen, tlen;
 	unsigned long i, j;
@@ -201,7 +219,8 @@ void hc_snap_print(const char *key, const unsigned char *bytes,
 	for (i = 0; legend && i < n; i++) {
 		if (memchr(chars, chars[i], i))
 			continue;
-		fprintf(f, "\n  %c  %-44s", chars[i], snap_what(chars[i]));
+		fprintf(f, "\n  %c  %-44s", chars[i],
+			snap_what(chars[i], what, sizeof(what)));
 		for (b = 0; b < 256; b++)
 			if (seen[b] && hc_snap_char(b) == chars[i])
 				fprintf(f, " 0x%02x", b);

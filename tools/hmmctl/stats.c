@@ -205,6 +205,7 @@ int hc_cmd_stats(void)
 			 devs[i], hc_dev_coherent(devs[i]) ?
 			 "device-coherent" : "device-private");
 		hc_out_obj(key, title);
+		hc_out_group(devs[i]);
 		hc_stats_print("counters", &s);
 		hc_out_obj_end();
 	}
