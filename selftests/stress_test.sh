@@ -83,7 +83,8 @@ if [ "$1" = "--peer" ]; then
 	elif [ -z "$spm0" ]; then
 		n=$((n + 1))
 		failed=$((failed + 1))
-		echo "not ok $n stress, device-coherent peer group: cannot read the module parameter spm_addr_dev0"
+		why="cannot read the module parameter spm_addr_dev0"
+		echo "not ok $n stress, device-coherent peer group: $why"
 	else
 		n=$((n + 1))
 		why="hmm_dmirror was loaded without coherent windows (spm_addr_dev0=0)"
