@@ -144,18 +144,40 @@ static bool look_page(struct pseq *q, unsigned long i, unsigned char bx,
 	return true;
 }
 
-/* Snapshot through X and Y and check every page's place. */
+/* Does either snapshot show a page as NONE (0)? */
+static bool any_none(const unsigned char *sx, const unsigned char *sy,
+		     unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		if (!sx[i] || !sy[i])
+			return true;
+	return false;
+}
+
+/*
+ * Snapshot through X and Y and check every page's place. A page that
+ * another process's eviction is migrating at that moment is a migration
+ * entry, which SNAPSHOT reports as NONE (0): such a look is taken again
+ * after a millisecond, for up to a second; a page that stays NONE fails.
+ */
 static bool look(struct pseq *q)
 {
 	unsigned char sx[STRIPE_PAGES], sy[STRIPE_PAGES];
 	long long ev0 = q->ev, ev1;
+	unsigned int tries = 0;
 	unsigned long i;
 	bool quiet;
 
 	q->ev = evictions();
 	q->stayed = 0;
-	if (!snap(q, q->fx, q->dx, sx) || !snap(q, q->fy, q->dy, sy))
-		return false;
+	do {
+		if (tries)
+			usleep(1000);
+		if (!snap(q, q->fx, q->dx, sx) || !snap(q, q->fy, q->dy, sy))
+			return false;
+	} while (any_none(sx, sy, q->n) && ++tries < 1000);
 	ev1 = evictions();
 	quiet = ev0 >= 0 && ev1 == ev0;
 	if (quiet)
