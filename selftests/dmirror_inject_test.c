@@ -534,21 +534,6 @@ TEST_F(inj, fail_page_alloc)
 	EXPECT_EQ(0, dmirror_dev_stat(0, "resident_pages"));
 }
 
-/* The module's peer_group parameter: 1 (Y), 0 (N), -1 unreadable. */
-static int peer_group_on(void)
-{
-	char v[4] = "";
-	int fd = open("/sys/module/hmm_dmirror/parameters/peer_group",
-		      O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -1;
-	if (read(fd, v, sizeof(v) - 1) < 1)
-		v[0] = '?';
-	close(fd);
-	return v[0] == 'Y' ? 1 : v[0] == 'N' ? 0 : -1;
-}
-
 /*
  * fail_peer_move refuses a window's device-to-device moves. In a peer
  * group (peer_group=Y) MIGRATE_TO_DEV on device 1 of pages on device 0
@@ -561,7 +546,7 @@ TEST_F(inj, peer_move)
 {
 	long long to_sys0, from_peer1, to_dev1;
 	struct hmm_dmirror_cmd cmd;
-	int group = peer_group_on();
+	int group = dmirror_param_yn("peer_group");
 	int fd1, ret;
 
 	ASSERT_LE(0, group);
