@@ -12,10 +12,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 hmmctl=${HMMCTL:-$here/hmmctl}
 tr=/sys/kernel/tracing
 events="dmirror_migrate dmirror_device_fault dmirror_invalidate dmirror_evict"
+events="$events dmirror_peer_access"
 n=0
 failed=0
 
-ntests=13
+ntests=16
 echo "TAP version 13"
 echo "1..$ntests"
 
@@ -170,6 +171,59 @@ fi
 echo go >&8
 exec 8>&-
 wait
+
+# Peer groups (module parameter peer_group): the peer tests read and write
+# through one device the pages of the other, and move pages device to
+# device. In a group that traces dmirror_peer_access (read and write) and
+# dmirror_migrate ... from_peer; without one neither ever appears.
+group=$(cat /sys/module/hmm_dmirror/parameters/peer_group 2>/dev/null)
+echo >$tr/trace
+echo 1 >$tr/events/hmm_dmirror/dmirror_peer_access/enable
+echo 1 >$tr/events/hmm_dmirror/dmirror_migrate/enable
+echo 1 >$tr/tracing_on
+"$here/dmirror_peer_test" >/tmp/trace_peer.out 2>&1
+prc=$?
+"$here/dmirror_peer_migrate_test" >>/tmp/trace_peer.out 2>&1
+prc=$((prc + $?))
+echo 0 >$tr/tracing_on
+echo 0 >$tr/events/hmm_dmirror/dmirror_peer_access/enable
+echo 0 >$tr/events/hmm_dmirror/dmirror_migrate/enable
+cat $tr/trace >/tmp/trace.out
+range='range=0x[0-9a-f]+-0x[0-9a-f]+'
+case "$group" in
+Y)
+	expect "peer group: a READ of the peer's pages traced (dmirror_peer_access ... read)" \
+		"dmirror_peer_access: dev=[0-3] $range read peer_pages=[1-9]"
+	expect "peer group: a WRITE of the peer's pages traced (... write)" \
+		"dmirror_peer_access: dev=[0-3] $range write peer_pages=[1-9]"
+	expect "peer group: a device-to-device move traced (dmirror_migrate ... from_peer)" \
+		"dmirror_migrate: dev=[0-3] from_peer $range moved=[1-9]"
+	;;
+N)
+	if grep -q 'dmirror_peer_access:' /tmp/trace.out; then
+		nok "no peer group: no peer access traced"
+	else
+		ok "no peer group: no peer access traced"
+	fi
+	if grep -qE 'dmirror_migrate: .* (from_peer|peer_home) ' \
+		/tmp/trace.out; then
+		nok "no peer group: no device-to-device move traced"
+	else
+		ok "no peer group: no device-to-device move traced"
+	fi
+	if [ "$prc" -eq 0 ]; then
+		ok "no peer group: the peer tests ran (their results are their own sections)"
+	else
+		nok "no peer group: the peer tests ran (exit status $prc)"
+		sed 's/^/# /' /tmp/trace_peer.out | tail -20
+	fi
+	;;
+*)
+	nok "peer group: the module parameter peer_group reads '$group'"
+	nok "peer group: its events (not checked)"
+	nok "peer group: its device-to-device moves (not checked)"
+	;;
+esac
 
 if [ "$failed" -ne 0 ]; then
 	echo "# the trace was:"
