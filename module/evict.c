@@ -3,7 +3,6 @@
  * hmm_dmirror eviction: device pages back to system memory, by block age,
  * by address space, or by pfn range.
  */
-#include <linux/memcontrol.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
@@ -234,22 +233,6 @@ static void dmirror_evict_pool_drain(struct page **pool, unsigned long n)
 }
 
 /*
- * Is @folio a device page on its way back to the allocator? A migration
- * that moved it away (to system memory or a peer) hands its memory cgroup
- * to the new page, unlocks it and only then drops its last reference
- * (migrate_vma_finalize()). In between, nothing maps it and its data has
- * gone with the migration, but its pfn is still in use here and the lock
- * is free: migrating it again would hand the core a source without a
- * memcg (WARNING in mem_cgroup_migrate()). Every device page that is in
- * use otherwise has one (its migration to the device charged it), so only
- * a kernel with memcg enabled can tell, and only such a kernel warns.
- */
-static bool dmirror_evict_dying(struct folio *folio)
-{
-	return !mem_cgroup_disabled() && !folio_memcg(folio);
-}
-
-/*
  * The system page for entry @i of an unmapped range (@src): the THP
  * allocated before (*@thp) for a large folio, a page of @pool (taken from
  * it) for a base page; locked. NULL if there is none: the page stays.
@@ -331,8 +314,6 @@ unsigned long dmirror_devmem_evict_range(struct dmirror_device *mdev,
 		unsigned long j, nr = 1;
 
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
-			continue;
-		if (dmirror_evict_dying(page_folio(spage)))
 			continue;
 		if (src[i] & DMIRROR_PFN_COMPOUND)
 			nr = folio_nr_pages(page_folio(spage));
