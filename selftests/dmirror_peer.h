@@ -254,4 +254,45 @@ static inline long snap_parts(int fd, const void *addr, unsigned long nparts,
 	return bad;
 }
 
+/*
+ * The fixture both programs use: a private pair (0, 1) and a coherent
+ * one (2, 3), each set up and checked by peer_init() and peer_fini().
+ */
+FIXTURE(peer)
+{
+	struct peer_ctx c;
+};
+
+FIXTURE_VARIANT(peer)
+{
+	int a, b;	/* /dev/hmm_dmirror<a> and <b> */
+	bool coherent;
+};
+
+FIXTURE_VARIANT_ADD(peer, private)
+{
+	.a = 0,
+	.b = 1,
+	.coherent = false,
+};
+
+FIXTURE_VARIANT_ADD(peer, coherent)
+{
+	.a = 2,
+	.b = 3,
+	.coherent = true,
+};
+
+FIXTURE_SETUP(peer)
+{
+	if (peer_init(_metadata, &self->c, variant->a, variant->b,
+		      variant->coherent))
+		SKIP(return, DMIRROR_NO_COHERENT_WHY);
+}
+
+FIXTURE_TEARDOWN(peer)
+{
+	peer_fini(&self->c);
+}
+
 #endif /* _DMIRROR_PEER_H */

@@ -10,43 +10,6 @@
 #include "dmirror_peer.h"
 #include "dmirror_thp.h"
 
-FIXTURE(peer)
-{
-	struct peer_ctx c;
-};
-
-FIXTURE_VARIANT(peer)
-{
-	int a, b;	/* /dev/hmm_dmirror<a> and <b> */
-	bool coherent;
-};
-
-FIXTURE_VARIANT_ADD(peer, private)
-{
-	.a = 0,
-	.b = 1,
-	.coherent = false,
-};
-
-FIXTURE_VARIANT_ADD(peer, coherent)
-{
-	.a = 2,
-	.b = 3,
-	.coherent = true,
-};
-
-FIXTURE_SETUP(peer)
-{
-	if (peer_init(_metadata, &self->c, variant->a, variant->b,
-		      variant->coherent))
-		SKIP(return, DMIRROR_NO_COHERENT_WHY);
-}
-
-FIXTURE_TEARDOWN(peer)
-{
-	peer_fini(&self->c);
-}
-
 /*
  * MIGRATE_TO_DEV on device @to (0: A, 1: B) of @n pages at @buf, all of
  * them on the other device: in a group they move device to device (the

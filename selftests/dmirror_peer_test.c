@@ -8,43 +8,6 @@
  */
 #include "dmirror_peer.h"
 
-FIXTURE(peer)
-{
-	struct peer_ctx c;
-};
-
-FIXTURE_VARIANT(peer)
-{
-	int a, b;	/* /dev/hmm_dmirror<a> and <b> */
-	bool coherent;
-};
-
-FIXTURE_VARIANT_ADD(peer, private)
-{
-	.a = 0,
-	.b = 1,
-	.coherent = false,
-};
-
-FIXTURE_VARIANT_ADD(peer, coherent)
-{
-	.a = 2,
-	.b = 3,
-	.coherent = true,
-};
-
-FIXTURE_SETUP(peer)
-{
-	if (peer_init(_metadata, &self->c, variant->a, variant->b,
-		      variant->coherent))
-		SKIP(return, DMIRROR_NO_COHERENT_WHY);
-}
-
-FIXTURE_TEARDOWN(peer)
-{
-	peer_fini(&self->c);
-}
-
 /*
  * B reads A's pages, then writes them. In a group nothing moves: B reads
  * A's bytes, B's WRITE lands in A's memory (A's READ and the CPU see it),

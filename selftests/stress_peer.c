@@ -190,26 +190,38 @@ static bool look(struct pseq *q)
 	return true;
 }
 
-/* MIGRATE_TO_DEV of the range through @fd: every page to that device. */
-static bool seq_to_dev(struct pseq *q, int fd, int dev, int in)
+/*
+ * One ioctl @op of a sequence on its stripe through @fd (device @dev):
+ * judged like any other, a soft errno leaves the sequence unsure, and with
+ * @whole cpages must be every page. Return: true when it did its work.
+ */
+static bool seq_ioctl(struct pseq *q, unsigned int op, int fd, int dev,
+		      void *ptr, struct hmm_dmirror_cmd *cmd, bool whole)
 {
-	struct hmm_dmirror_cmd cmd;
-	unsigned long i;
-	int ret;
+	int ret = do_ioctl(op, fd, q->p0, q->n, ptr, cmd);
 
-	ret = do_ioctl(OP_TO_DEV, fd, q->p0, q->n, q->t->buf, &cmd);
-	if (!judge(OP_TO_DEV, ret, opd[OP_TO_DEV].stable, dev, q->p0, q->n,
-		   q->step))
+	if (!judge(op, ret, opd[op].stable, dev, q->p0, q->n, q->step))
 		return false;
 	if (ret) {
 		unsure();
 		return false;
 	}
-	if (cmd.cpages != q->n) {
+	if (whole && cmd->cpages != q->n) {
 		fail("peer, %s: cpages %llu for %lu pages", q->step,
-		     (unsigned long long)cmd.cpages, q->n);
+		     (unsigned long long)cmd->cpages, q->n);
 		return false;
 	}
+	return true;
+}
+
+/* MIGRATE_TO_DEV of the range through @fd: every page to that device. */
+static bool seq_to_dev(struct pseq *q, int fd, int dev, int in)
+{
+	struct hmm_dmirror_cmd cmd;
+	unsigned long i;
+
+	if (!seq_ioctl(q, OP_TO_DEV, fd, dev, q->t->buf, &cmd, true))
+		return false;
 	if (!check_pages(q->step, q->p0, q->n, q->t->buf))
 		return false;
 	for (i = 0; i < q->n; i++)
@@ -225,16 +237,9 @@ static bool seq_to_sys(struct pseq *q, int fd, int dev, int in, bool none)
 {
 	struct hmm_dmirror_cmd cmd;
 	unsigned long i;
-	int ret;
 
-	ret = do_ioctl(OP_TO_SYS, fd, q->p0, q->n, NULL, &cmd);
-	if (!judge(OP_TO_SYS, ret, opd[OP_TO_SYS].stable, dev, q->p0, q->n,
-		   q->step))
+	if (!seq_ioctl(q, OP_TO_SYS, fd, dev, NULL, &cmd, false))
 		return false;
-	if (ret) {
-		unsure();
-		return false;
-	}
 	if (cmd.cpages > (none ? 0 : q->n)) {
 		fail("peer, %s: cpages %llu for %lu pages, %s", q->step,
 		     (unsigned long long)cmd.cpages, q->n,
@@ -253,21 +258,9 @@ static bool seq_to_sys(struct pseq *q, int fd, int dev, int in, bool none)
 static bool seq_read(struct pseq *q, int fd, int dev)
 {
 	struct hmm_dmirror_cmd cmd;
-	int ret;
 
-	ret = do_ioctl(OP_READ, fd, q->p0, q->n, q->t->buf, &cmd);
-	if (!judge(OP_READ, ret, opd[OP_READ].stable, dev, q->p0, q->n,
-		   q->step))
+	if (!seq_ioctl(q, OP_READ, fd, dev, q->t->buf, &cmd, true))
 		return false;
-	if (ret) {
-		unsure();
-		return false;
-	}
-	if (cmd.cpages != q->n) {
-		fail("peer, %s: cpages %llu for %lu pages", q->step,
-		     (unsigned long long)cmd.cpages, q->n);
-		return false;
-	}
 	return check_pages(q->step, q->p0, q->n, q->t->buf);
 }
 
