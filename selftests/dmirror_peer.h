@@ -255,6 +255,27 @@ static inline long snap_parts(int fd, const void *addr, unsigned long nparts,
 }
 
 /*
+ * The mixed range of four @q-page parts at @buf: system memory (written
+ * with @seed, as are the next two), A's memory, B's memory, never touched.
+ * @out takes the migrations' read-backs. Return: 0, or -1 when a
+ * migration did not move its part whole.
+ */
+static inline int peer_mixed(struct peer_ctx *c, char *buf,
+			     unsigned char *out, unsigned long q,
+			     unsigned int seed)
+{
+	struct hmm_dmirror_cmd cmd;
+
+	pat_fill(buf, 0, 3 * q, seed);
+	if (to_dev(c->fd[0], buf + q * PG, out, q, &cmd) || cmd.cpages != q)
+		return -1;
+	if (to_dev(c->fd[1], buf + 2 * q * PG, out, q, &cmd) ||
+	    cmd.cpages != q)
+		return -1;
+	return 0;
+}
+
+/*
  * The fixture both programs use: a private pair (0, 1) and a coherent
  * one (2, 3), each set up and checked by peer_init() and peer_fini().
  */

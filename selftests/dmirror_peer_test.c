@@ -109,11 +109,7 @@ TEST_F(peer, snapshot_mixed)
 	ASSERT_NE(NULL, buf);
 	out = out_buf(n * PG);
 	ASSERT_NE(NULL, out);
-	pat_fill(buf, 0, 3 * q, 0x1911);
-	ASSERT_EQ(0, to_dev(c->fd[0], buf + q * PG, out, q, &cmd));
-	ASSERT_EQ(q, cmd.cpages);
-	ASSERT_EQ(0, to_dev(c->fd[1], buf + 2 * q * PG, out, q, &cmd));
-	ASSERT_EQ(q, cmd.cpages);
+	ASSERT_EQ(0, peer_mixed(c, buf, out, q, 0x1911));
 	ASSERT_EQ(0, peer_stats(c->dev[0], &a0));
 	ASSERT_EQ(0, peer_stats(c->dev[1], &b0));
 	moved = c->faults_home ? q : 0;
